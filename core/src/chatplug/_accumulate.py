@@ -1,0 +1,190 @@
+"""Assembling a whole ChatCompletion from stream chunks.
+
+Tool-call fragments merge by ``index``. A fragment without an index continues
+the last call unless it brings a new id; a fragment whose index is taken by a
+call with a different id starts a new call; a whole call in one chunk is just a
+fragment with everything in it. Usage is taken from whichever chunk carries
+it (the last one wins, so a usage report that arrives twice is not counted
+twice).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatplug.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionMessageToolCall,
+    Choice,
+    ChoiceDeltaToolCall,
+    Function,
+    Usage,
+)
+
+__all__ = ["ChunkAccumulator"]
+
+
+class _ToolCallState:
+    __slots__ = ("index", "id", "type", "name", "arguments")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.id = ""
+        self.type = "function"
+        self.name = ""
+        self.arguments: list[str] = []
+
+
+class _ChoiceState:
+    __slots__ = ("index", "role", "content", "reasoning", "refusal", "tool_calls", "by_index",
+                 "finish_reason", "native_finish_reason", "logprobs")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.role = "assistant"
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.refusal: list[str] = []
+        self.tool_calls: list[_ToolCallState] = []
+        self.by_index: dict[int, _ToolCallState] = {}
+        self.finish_reason: str | None = None
+        self.native_finish_reason: str | None = None
+        self.logprobs: list[Any] = []
+
+    def merge_tool_call(self, delta: ChoiceDeltaToolCall) -> None:
+        target: _ToolCallState | None = None
+        if delta.index is not None:
+            target = self.by_index.get(delta.index)
+            if target is not None and delta.id and target.id and delta.id != target.id:
+                target = None  # the index was repeated for a different call
+        elif delta.id:
+            target = next((call for call in self.tool_calls if call.id == delta.id), None)
+        elif self.tool_calls:
+            target = self.tool_calls[-1]
+        if target is None:
+            index = delta.index if delta.index is not None and delta.index not in self.by_index else len(self.tool_calls)
+            while index in self.by_index:
+                index += 1
+            target = _ToolCallState(index)
+            self.tool_calls.append(target)
+            self.by_index[index] = target
+        if delta.id and not target.id:
+            target.id = delta.id
+        if delta.type:
+            target.type = delta.type
+        function = delta.function
+        if function is not None:
+            if function.name and not target.name:
+                target.name = function.name
+            if function.arguments:
+                target.arguments.append(function.arguments)
+
+
+class ChunkAccumulator:
+    """Feed it every chunk of a stream; :meth:`completion` builds the result."""
+
+    __slots__ = ("id", "created", "model", "system_fingerprint", "service_tier", "usage", "_choices", "chunks")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.created = 0
+        self.model = ""
+        self.system_fingerprint: str | None = None
+        self.service_tier: str | None = None
+        self.usage: Usage | None = None
+        self._choices: dict[int, _ChoiceState] = {}
+        #: Number of chunks added.
+        self.chunks = 0
+
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        """Merge one canonical chunk."""
+        self.chunks += 1
+        if chunk.id and not self.id:
+            self.id = chunk.id
+        if chunk.created and not self.created:
+            self.created = chunk.created
+        if chunk.model:
+            self.model = chunk.model
+        if chunk.system_fingerprint:
+            self.system_fingerprint = chunk.system_fingerprint
+        if chunk.service_tier:
+            self.service_tier = chunk.service_tier
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        choices = self._choices
+        for choice in chunk.choices:
+            state = choices.get(choice.index)
+            if state is None:
+                state = choices[choice.index] = _ChoiceState(choice.index)
+            delta = choice.delta
+            if delta.role:
+                state.role = delta.role
+            if delta.content:
+                state.content.append(delta.content)
+            if delta.reasoning_content:
+                state.reasoning.append(delta.reasoning_content)
+            if delta.tool_calls:
+                for call in delta.tool_calls:
+                    state.merge_tool_call(call)
+            if delta.refusal:
+                state.refusal.append(delta.refusal)
+            if choice.finish_reason is not None:
+                state.finish_reason = choice.finish_reason
+                state.native_finish_reason = choice.native_finish_reason
+            if choice.logprobs is not None:
+                state.logprobs.append(choice.logprobs)
+
+    @property
+    def finished(self) -> bool:
+        """Whether every choice seen so far has a finish_reason (and there was one)."""
+        return bool(self._choices) and all(s.finish_reason is not None for s in self._choices.values())
+
+    def completion(self) -> ChatCompletion:
+        """The completion assembled from the chunks so far."""
+        choices = []
+        for index in sorted(self._choices):
+            state = self._choices[index]
+            tool_calls = [
+                ChatCompletionMessageToolCall(
+                    id=call.id, type=call.type, function=Function(name=call.name, arguments="".join(call.arguments))
+                )
+                for call in state.tool_calls
+            ]
+            message = ChatCompletionMessage(
+                role=state.role,
+                content="".join(state.content) if state.content else None,
+                reasoning_content="".join(state.reasoning) if state.reasoning else None,
+                tool_calls=tool_calls or None,
+                refusal="".join(state.refusal) if state.refusal else None,
+            )
+            logprobs = _merge_logprobs(state.logprobs)
+            choices.append(
+                Choice(
+                    index=index,
+                    message=message,
+                    finish_reason=state.finish_reason,
+                    native_finish_reason=state.native_finish_reason,
+                    logprobs=logprobs,
+                )
+            )
+        return ChatCompletion(
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=choices,
+            usage=self.usage,
+            system_fingerprint=self.system_fingerprint,
+            service_tier=self.service_tier,
+        )
+
+
+def _merge_logprobs(parts: list[Any]) -> Any:
+    if not parts:
+        return None
+    content: list[Any] = []
+    for part in parts:
+        if isinstance(part, dict) and isinstance(part.get("content"), list):
+            content.extend(part["content"])
+    return {"content": content}

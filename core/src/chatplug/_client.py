@@ -1,0 +1,476 @@
+"""``chatplug.Client`` and ``chatplug.AsyncClient``: one surface, sync and async.
+
+Both prepare a call the same way (:meth:`_ClientBase._prepare`, no I/O) and
+differ only in how they send it and wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Literal, overload
+
+import httpx
+
+from chatplug._version import __version__
+from chatplug._convert import structure_completion
+from chatplug._request import build_payload
+from chatplug._streaming import AsyncStream, Stream, StreamProcessor
+from chatplug._transport import (
+    REDACTED,
+    CallPlan,
+    decode_body,
+    notify,
+    parse_completion_body,
+    redirect_error,
+    retry_delay,
+    status_error,
+    transport_error,
+    warn_insecure,
+)
+from chatplug.errors import APIConnectionError, APIError, InvalidRequestError
+from chatplug.plugins import PluginRegistry, default_registry
+from chatplug.provider import Provider
+from chatplug.types import ChatCompletion, Message
+
+__all__ = ["Client", "AsyncClient", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"]
+
+logger = logging.getLogger("chatplug")
+
+#: 10 minutes overall, 5 seconds to connect (as openai-python).
+DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+DEFAULT_MAX_RETRIES = 2
+USER_AGENT = f"chatplug/{__version__} httpx/{httpx.__version__}"
+
+_call_ids = itertools.count(1)
+_NOT_GIVEN: Any = object()
+
+
+class _Secret:
+    """Holds an API key; its repr and str never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+
+class _ClientBase:
+    def __init__(
+        self,
+        *,
+        provider: str | Provider | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        endpoint: str | None = None,
+        timeout: float | httpx.Timeout | None = _NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        registry: PluginRegistry | None = None,
+    ) -> None:
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise InvalidRequestError(f"max_retries={max_retries!r} must be a whole number >= 0", param="max_retries")
+        if provider is None and base_url is None and (api_key is not None or endpoint is not None):
+            raise InvalidRequestError(
+                "api_key= and endpoint= apply to one provider: pass provider='glm' (or another id) too",
+                param="provider",
+            )
+        self._registry = registry if registry is not None else default_registry()
+        if provider is None and base_url is not None:
+            provider = Provider(id="custom", base_url=base_url, name="OpenAI-compatible endpoint")
+        if isinstance(provider, str):
+            provider = self._registry.provider(provider)
+        self._provider: Provider | None = provider
+        self._api_key = _Secret(api_key) if api_key else None
+        self._base_url = base_url.rstrip("/") if base_url else None
+        if provider is not None and base_url is None:
+            self._base_url = provider.resolve_base_url(endpoint, os.environ).rstrip("/")
+        self.timeout = DEFAULT_TIMEOUT if timeout is _NOT_GIVEN else timeout
+        self.max_retries = max_retries
+        self.default_headers = dict(default_headers or {})
+
+    @property
+    def provider(self) -> Provider | None:
+        """The provider this client is pinned to, or ``None`` for "every installed provider"."""
+        return self._provider
+
+    @property
+    def registry(self) -> PluginRegistry:
+        """The plugin registry whose providers and hooks this client uses."""
+        return self._registry
+
+    def __repr__(self) -> str:
+        target = f"provider={self._provider.id!r} base_url={self._base_url!r}" if self._provider else "providers=*"
+        key = " api_key='***'" if self._api_key else ""
+        return f"<chatplug.{type(self).__name__} {target}{key}>"
+
+    # ---------------------------------------------------------------- prepare
+
+    def _route(self, model: str) -> tuple[Provider, str, str]:
+        if not isinstance(model, str) or not model:
+            raise InvalidRequestError(f"model={model!r} must be a model name such as 'glm-4.6' or 'kimi/kimi-k2-0905-preview'", param="model")
+        pinned = self._provider
+        if pinned is not None:
+            prefix, sep, rest = model.partition("/")
+            name = rest if sep and prefix == pinned.id and rest else model
+            assert self._base_url is not None
+            return pinned, name, self._base_url
+        provider, name = self._registry.resolve_model(model)
+        return provider, name, provider.resolve_base_url(None, os.environ).rstrip("/")
+
+    def _prepare(
+        self,
+        model: str,
+        messages: Iterable[Message],
+        stream: bool,
+        params: dict[str, Any],
+        extra_headers: Mapping[str, str] | None,
+        extra_query: Mapping[str, Any] | None,
+        extra_body: Mapping[str, Any] | None,
+        timeout: Any,
+    ) -> CallPlan:
+        provider, name, base_url = self._route(model)
+        given = {key: value for key, value in params.items() if value is not None}
+        if stream:
+            given["stream"] = True
+        elif "stream_options" in given:
+            raise InvalidRequestError(
+                f"{provider.id}: stream_options only applies with stream=True", param="stream_options", provider=provider.id
+            )
+        payload = build_payload(provider, name, messages, given, extra_body)
+        hook = self._registry.hook
+        hook.chatplug_prepare_payload(provider=provider, model=name, payload=payload)
+        credentials = hook.chatplug_credentials(
+            provider=provider, api_key=self._api_key.get() if self._api_key else None, environ=os.environ
+        )
+        url = f"{base_url}/chat/completions"
+        warn_insecure(url)
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
+        headers.update(self.default_headers)
+        if extra_headers:
+            headers.update(extra_headers)
+        headers.update(credentials or {})
+        secrets = tuple(value for value in (credentials or {}).values() if value)
+        secret_parts = tuple(part for value in secrets for part in value.split() if len(part) >= 8)
+        redacted = {key: (REDACTED if key in (credentials or {}) else value) for key, value in headers.items()}
+        normalizer = hook.chatplug_response_normalizer(provider=provider, model=name, stream=stream)
+        return CallPlan(
+            call_id=next(_call_ids),
+            provider=provider,
+            model=name,
+            url=url,
+            headers=headers,
+            redacted_headers=redacted,
+            params=dict(extra_query) if extra_query else None,
+            payload=payload,
+            body=json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
+            stream=stream,
+            timeout=self.timeout if timeout is _NOT_GIVEN else timeout,
+            normalizer=normalizer,
+            secrets=secrets + secret_parts,
+            hook=hook,
+        )
+
+    def _completion(self, plan: CallPlan, response: httpx.Response, content: bytes) -> ChatCompletion:
+        body = parse_completion_body(plan, content, response.headers)
+        return structure_completion(plan.normalizer.normalize_completion(body))
+
+    def _error_for(self, plan: CallPlan, response: httpx.Response, content: bytes) -> APIError:
+        if 300 <= response.status_code < 400:
+            return redirect_error(plan, response)
+        return status_error(plan, response.status_code, decode_body(content), response.headers)
+
+    def _should_retry(self, plan: CallPlan, attempt: int, error: APIError, event: Any) -> float | None:
+        will_retry = error.retryable and attempt < self.max_retries
+        notify(plan.hook.chatplug_on_error, request=event, error=error, will_retry=will_retry)
+        if not will_retry:
+            return None
+        delay = retry_delay(attempt, error)
+        logger.info(
+            "%s: attempt %d failed (%s); retrying in %.2fs", plan.provider.id, attempt + 1, type(error).__name__, delay
+        )
+        return delay
+
+    def _finish(self, plan: CallPlan, event: Any, completion: ChatCompletion | None, error: BaseException | None) -> None:
+        notify(plan.hook.chatplug_on_finish, request=event, completion=completion, error=error)
+
+
+class _Completions:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+
+class Completions(_Completions):
+    """``client.chat.completions``."""
+
+    @overload
+    def create(self, *, model: str, messages: Iterable[Message], stream: Literal[False] = False, **kwargs: Any) -> ChatCompletion: ...
+
+    @overload
+    def create(self, *, model: str, messages: Iterable[Message], stream: Literal[True], **kwargs: Any) -> Stream: ...
+
+    def create(self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Any) -> ChatCompletion | Stream:
+        """Create a chat completion; with ``stream=True``, return a :class:`Stream`.
+
+        Parameters are OpenAI's: ``temperature``, ``top_p``, ``max_tokens``,
+        ``max_completion_tokens``, ``stop``, ``n``, ``seed``, ``user``,
+        ``stream_options``, ``tools``, ``tool_choice``, ``parallel_tool_calls``,
+        ``response_format``, ``frequency_penalty``, ``presence_penalty``,
+        ``logprobs``, ``top_logprobs``, ``logit_bias``; plus ``extra_headers``,
+        ``extra_query``, ``extra_body`` (provider parameters such as GLM's
+        ``thinking``) and ``timeout``.
+        """
+        return self._client._create(model, messages, stream, kwargs)  # type: ignore[no-any-return]
+
+
+class AsyncCompletions(_Completions):
+    """``aclient.chat.completions``."""
+
+    @overload
+    async def create(self, *, model: str, messages: Iterable[Message], stream: Literal[False] = False, **kwargs: Any) -> ChatCompletion: ...
+
+    @overload
+    async def create(self, *, model: str, messages: Iterable[Message], stream: Literal[True], **kwargs: Any) -> AsyncStream: ...
+
+    async def create(self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Any) -> ChatCompletion | AsyncStream:
+        """The async twin of :meth:`Completions.create`."""
+        return await self._client._create(model, messages, stream, kwargs)  # type: ignore[no-any-return]
+
+
+class _Chat:
+    def __init__(self, completions: Any) -> None:
+        self.completions = completions
+
+
+_PARAMS = frozenset(
+    {
+        "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "n", "seed", "user",
+        "stream_options", "tools", "tool_choice", "parallel_tool_calls", "response_format",
+        "frequency_penalty", "presence_penalty", "logprobs", "top_logprobs", "logit_bias",
+    }
+)
+_CALL_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+
+
+def _split_kwargs(provider_hint: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    unknown = set(kwargs) - _PARAMS - _CALL_OPTIONS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidRequestError(
+            f"create() got an unknown parameter {name!r}; provider parameters go in extra_body={{{name!r}: ...}}",
+            param=name,
+        )
+    params = {key: value for key, value in kwargs.items() if key in _PARAMS}
+    options = {key: kwargs.get(key, _NOT_GIVEN if key == "timeout" else None) for key in _CALL_OPTIONS}
+    return params, options
+
+
+class Client(_ClientBase):
+    """A synchronous chat-completions client over every installed provider.
+
+    ``Client()`` routes each model to the provider that claims it and reads
+    keys from the environment; ``Client(provider="kimi", api_key=..., base_url=...)``
+    pins one provider. ``endpoint=`` picks a named endpoint of the pinned
+    provider (``"china"``, ``"coding"``, ...). ``http_client=`` lends an
+    ``httpx.Client`` the host app owns (it is not closed by :meth:`close`).
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str | Provider | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        endpoint: str | None = None,
+        timeout: float | httpx.Timeout | None = _NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        registry: PluginRegistry | None = None,
+    ) -> None:
+        super().__init__(
+            provider=provider, api_key=api_key, base_url=base_url, endpoint=endpoint, timeout=timeout,
+            max_retries=max_retries, default_headers=default_headers, registry=registry,
+        )
+        self._http = http_client
+        self._owns_http = http_client is None
+        self._sleep: Callable[[float], None] = time.sleep
+        self.chat = _Chat(Completions(self))
+
+    @property
+    def http_client(self) -> httpx.Client:
+        """The httpx client in use (created on first use unless one was lent)."""
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
+        return self._http
+
+    def _create(self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]) -> ChatCompletion | Stream:
+        params, options = _split_kwargs(model, kwargs)
+        plan = self._prepare(model, messages, stream, params, options["extra_headers"], options["extra_query"],
+                             options["extra_body"], options["timeout"])
+        http = self.http_client
+        attempt = 0
+        while True:
+            event = plan.event(attempt)
+            notify(plan.hook.chatplug_on_request, request=event)
+            request = http.build_request("POST", plan.url, content=plan.body, headers=plan.headers,
+                                         params=plan.params, timeout=plan.timeout)
+            try:
+                try:
+                    response = http.send(request, stream=True, follow_redirects=False)
+                except httpx.HTTPError as exc:
+                    raise transport_error(plan, exc) from exc
+                notify(plan.hook.chatplug_on_response, request=event, status_code=response.status_code,
+                       headers=response.headers)
+                try:
+                    if response.status_code >= 300:
+                        raise self._error_for(plan, response, response.read())
+                    if stream:
+                        source = response.iter_bytes()
+                        first = next(source, b"")
+                        if not first:
+                            raise APIConnectionError(f"{plan.provider.id}: the stream closed before any data",
+                                                     provider=plan.provider.id)
+                        return Stream(StreamProcessor(plan, response.headers), response, first, source, event)
+                    content = response.read()
+                except httpx.HTTPError as exc:
+                    response.close()
+                    raise transport_error(plan, exc) from exc
+                except BaseException:
+                    response.close()
+                    raise
+                completion = self._completion(plan, response, content)
+            except APIError as error:
+                delay = self._should_retry(plan, attempt, error, event)
+                if delay is None:
+                    self._finish(plan, event, None, error)
+                    raise
+                self._sleep(delay)
+                attempt += 1
+                continue
+            self._finish(plan, event, completion, None)
+            return completion
+
+    def close(self) -> None:
+        """Close the HTTP connections this client owns."""
+        if self._owns_http and self._http is not None:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+class AsyncClient(_ClientBase):
+    """The asyncio twin of :class:`Client`: ``await client.chat.completions.create(...)``."""
+
+    def __init__(
+        self,
+        *,
+        provider: str | Provider | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        endpoint: str | None = None,
+        timeout: float | httpx.Timeout | None = _NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        registry: PluginRegistry | None = None,
+    ) -> None:
+        super().__init__(
+            provider=provider, api_key=api_key, base_url=base_url, endpoint=endpoint, timeout=timeout,
+            max_retries=max_retries, default_headers=default_headers, registry=registry,
+        )
+        self._http = http_client
+        self._owns_http = http_client is None
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self.chat = _Chat(AsyncCompletions(self))
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The httpx client in use (created on first use unless one was lent)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        return self._http
+
+    async def _create(
+        self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]
+    ) -> ChatCompletion | AsyncStream:
+        params, options = _split_kwargs(model, kwargs)
+        plan = self._prepare(model, messages, stream, params, options["extra_headers"], options["extra_query"],
+                             options["extra_body"], options["timeout"])
+        http = self.http_client
+        attempt = 0
+        while True:
+            event = plan.event(attempt)
+            notify(plan.hook.chatplug_on_request, request=event)
+            request = http.build_request("POST", plan.url, content=plan.body, headers=plan.headers,
+                                         params=plan.params, timeout=plan.timeout)
+            try:
+                try:
+                    response = await http.send(request, stream=True, follow_redirects=False)
+                except httpx.HTTPError as exc:
+                    raise transport_error(plan, exc) from exc
+                notify(plan.hook.chatplug_on_response, request=event, status_code=response.status_code,
+                       headers=response.headers)
+                try:
+                    if response.status_code >= 300:
+                        raise self._error_for(plan, response, await response.aread())
+                    if stream:
+                        asource = response.aiter_bytes()
+                        first = await anext(asource, b"")
+                        if not first:
+                            raise APIConnectionError(f"{plan.provider.id}: the stream closed before any data",
+                                                     provider=plan.provider.id)
+                        return AsyncStream(StreamProcessor(plan, response.headers), response, first, asource, event)
+                    content = await response.aread()
+                except httpx.HTTPError as exc:
+                    await response.aclose()
+                    raise transport_error(plan, exc) from exc
+                except BaseException:
+                    await response.aclose()
+                    raise
+                completion = self._completion(plan, response, content)
+            except APIError as error:
+                delay = self._should_retry(plan, attempt, error, event)
+                if delay is None:
+                    self._finish(plan, event, None, error)
+                    raise
+                await self._sleep(delay)
+                attempt += 1
+                continue
+            self._finish(plan, event, completion, None)
+            return completion
+
+    async def close(self) -> None:
+        """Close the HTTP connections this client owns."""
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

@@ -1,0 +1,193 @@
+"""Building the request body from ``create(...)`` arguments, and checking it.
+
+Everything here runs before any network I/O, so a bad request fails fast with
+an :class:`~chatplug.InvalidRequestError` that names the parameter, the value
+and what would be right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from chatplug._convert import to_dict
+from chatplug.errors import InvalidRequestError
+from chatplug.provider import Limits, Provider
+from chatplug.types import WireObject
+
+__all__ = ["build_payload", "check_limits"]
+
+_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+
+
+def _fail(provider: Provider, param: str, message: str) -> InvalidRequestError:
+    return InvalidRequestError(f"{provider.id}: {message}", param=param, provider=provider.id)
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, WireObject):
+        return to_dict(value)
+    return value
+
+
+def _copy_message(provider: Provider, index: int, message: Any) -> dict[str, Any]:
+    where = f"messages[{index}]"
+    if isinstance(message, WireObject):
+        message = to_dict(message)
+    elif isinstance(message, Mapping):
+        message = {key: _wire(value) for key, value in message.items()}
+    else:
+        raise _fail(
+            provider,
+            "messages",
+            f"{where} is a {type(message).__name__}; expected a dict like "
+            '{"role": "user", "content": "Hi"} or a chatplug message object',
+        )
+    role = message.get("role")
+    if role not in _ROLES:
+        raise _fail(provider, "messages", f"{where}.role is {role!r}; expected one of {', '.join(_ROLES)}")
+    content = message.get("content")
+    if content is None:
+        if role != "assistant" or not (message.get("tool_calls") or message.get("function_call")):
+            if role in ("user", "system", "developer", "tool"):
+                raise _fail(provider, "messages", f"{where} ({role}) has no content; expected a string or a list of parts")
+    elif isinstance(content, list):
+        message["content"] = [_check_part(provider, where, i, part) for i, part in enumerate(content)]
+    elif not isinstance(content, str):
+        raise _fail(
+            provider,
+            "messages",
+            f"{where}.content is a {type(content).__name__}; expected a string or a list of content parts",
+        )
+    if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+        raise _fail(provider, "messages", f"{where} (tool) needs tool_call_id: the id of the call it answers")
+    tool_calls = message.get("tool_calls")
+    if tool_calls is not None:
+        if not isinstance(tool_calls, list):
+            raise _fail(provider, "messages", f"{where}.tool_calls must be a list")
+        message["tool_calls"] = [_wire(call) for call in tool_calls]
+    return message  # type: ignore[no-any-return]
+
+
+def _check_part(provider: Provider, where: str, index: int, part: Any) -> Any:
+    part = _wire(part)
+    if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+        raise _fail(
+            provider,
+            "messages",
+            f"{where}.content[{index}] must be a part like "
+            '{"type": "text", "text": "..."} or {"type": "image_url", "image_url": {"url": "..."}}',
+        )
+    return part
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_types(provider: Provider, params: dict[str, Any]) -> None:
+    for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty"):
+        value = params.get(name)
+        if value is not None and not _is_number(value):
+            raise _fail(provider, name, f"{name}={value!r} must be a number")
+    for name in ("max_tokens", "max_completion_tokens", "n", "top_logprobs"):
+        value = params.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "top_logprobs" else 1)):
+            raise _fail(provider, name, f"{name}={value!r} must be a positive integer")
+    seed = params.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise _fail(provider, "seed", f"seed={seed!r} must be an integer")
+    stop = params.get("stop")
+    if stop is not None and not (
+        isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
+    ):
+        raise _fail(provider, "stop", f"stop={stop!r} must be a string or a list of strings")
+    tool_choice = params.get("tool_choice")
+    if tool_choice is not None and not isinstance(tool_choice, (str, Mapping)):
+        raise _fail(provider, "tool_choice", f"tool_choice={tool_choice!r} must be a string or an object")
+    tools = params.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise _fail(provider, "tools", "tools must be a list of tool objects")
+        for index, tool in enumerate(tools):
+            if not isinstance(tool, Mapping) or not isinstance(tool.get("type"), str):
+                raise _fail(provider, "tools", f'tools[{index}] must be an object with a "type"')
+            if tool["type"] == "function":
+                function = tool.get("function")
+                if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+                    raise _fail(provider, "tools", f'tools[{index}] (function) needs "function": {{"name": ...}}')
+    response_format = params.get("response_format")
+    if response_format is not None and (
+        not isinstance(response_format, Mapping) or not isinstance(response_format.get("type"), str)
+    ):
+        raise _fail(provider, "response_format", 'response_format must be an object like {"type": "json_object"}')
+
+
+def check_limits(provider: Provider, params: Mapping[str, Any]) -> None:
+    """Reject a request that breaks the provider's declared :class:`~chatplug.Limits`."""
+    limits: Limits = provider.limits
+    for name in ("temperature", "top_p"):
+        allowed = getattr(limits, name)
+        value = params.get(name)
+        if allowed is not None and value is not None and value not in allowed:
+            raise _fail(
+                provider,
+                name,
+                f"{name}={value!r} is out of range; {provider.id} accepts {allowed.describe(name)}",
+            )
+    stop = params.get("stop")
+    if limits.max_stop is not None and stop is not None:
+        count = 1 if isinstance(stop, str) else len(stop)
+        if count > limits.max_stop:
+            raise _fail(
+                provider,
+                "stop",
+                f"stop has {count} entries; {provider.id} accepts at most {limits.max_stop}",
+            )
+    n = params.get("n")
+    if limits.max_n is not None and n is not None and n > limits.max_n:
+        raise _fail(provider, "n", f"n={n!r} is out of range; {provider.id} accepts 1 <= n <= {limits.max_n}")
+    tool_choice = params.get("tool_choice")
+    if limits.tool_choice is not None and tool_choice is not None:
+        form = "function" if isinstance(tool_choice, Mapping) else tool_choice
+        if form not in limits.tool_choice:
+            allowed = ", ".join(
+                "an object naming a function" if choice == "function" else repr(choice)
+                for choice in limits.tool_choice
+            )
+            raise _fail(
+                provider,
+                "tool_choice",
+                f"tool_choice={tool_choice!r} is not supported; {provider.id} accepts {allowed}",
+            )
+
+
+def build_payload(
+    provider: Provider,
+    model: str,
+    messages: Iterable[Any],
+    params: dict[str, Any],
+    extra_body: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The JSON body for one request, checked against types and the provider's limits.
+
+    ``params`` holds the named ``create()`` parameters that were given (not
+    ``None``); typed objects in it are turned into wire JSON.
+    """
+    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
+        raise _fail(provider, "messages", "messages must be a list of message dicts or objects")
+    copied = [_copy_message(provider, index, message) for index, message in enumerate(messages)]
+    if not copied:
+        raise _fail(provider, "messages", "messages is empty; send at least one message")
+    payload: dict[str, Any] = {"model": model, "messages": copied}
+    for name, value in params.items():
+        if isinstance(value, list):
+            value = [_wire(item) for item in value]
+        payload[name] = _wire(value)
+    _check_types(provider, payload)
+    if extra_body:
+        if not isinstance(extra_body, Mapping):
+            raise _fail(provider, "extra_body", "extra_body must be a dict of extra JSON fields")
+        payload.update(extra_body)
+    check_limits(provider, payload)
+    return payload

@@ -1,0 +1,300 @@
+"""Streams: bytes in, canonical chunks out, nothing the server sent lost.
+
+:class:`StreamProcessor` holds all the logic and does no I/O; :class:`Stream`
+and :class:`AsyncStream` only pull bytes from the connection and hand them
+over, so both clients decode and assemble identically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from chatplug._accumulate import ChunkAccumulator
+from chatplug._convert import structure_chunk
+from chatplug._sse import SSEDecoder
+from chatplug._transport import CallPlan, decode_body, has_observers, notify, status_error, transport_error
+from chatplug.events import RequestEvent
+from chatplug.errors import APIError, APIResponseValidationError, StreamInterruptedError
+from chatplug.types import ChatCompletion, ChatCompletionChunk
+
+__all__ = ["Stream", "AsyncStream", "StreamProcessor"]
+
+logger = logging.getLogger("chatplug")
+
+_DONE = b"[DONE]"
+_NO_CHUNKS: list[ChatCompletionChunk] = []
+
+
+class StreamProcessor:
+    """Turns the bytes of one SSE response into canonical chunks and assembles them."""
+
+    __slots__ = ("plan", "decoder", "accumulator", "done", "_normalize", "_headers")
+
+    def __init__(self, plan: CallPlan, headers: Any) -> None:
+        self.plan = plan
+        self.decoder = SSEDecoder()
+        self.accumulator = ChunkAccumulator()
+        self.done = False
+        self._normalize = plan.normalizer.normalize_chunk
+        self._headers = headers
+
+    def feed(self, data: bytes) -> list[ChatCompletionChunk]:
+        """Decode ``data``; return the chunks it completes. Raises the mapped
+        error for an error event (with ``partial`` set by the caller)."""
+        events = self.decoder.feed(data)
+        if not events:
+            return _NO_CHUNKS
+        return self._events(events)
+
+    def _events(self, events: list[tuple[str | None, bytes]]) -> list[ChatCompletionChunk]:
+        chunks: list[ChatCompletionChunk] = []
+        add = self.accumulator.add
+        normalize = self._normalize
+        for event, data in events:
+            if self.done:
+                break
+            if data == _DONE:
+                self.done = True
+                break
+            if event is not None and event != "message":
+                if event == "error":
+                    raise status_error(self.plan, None, decode_body(data), self._headers)
+                continue  # keep-alives and events chat streams do not use
+            try:
+                obj = json.loads(data)
+            except ValueError as exc:
+                if not data.strip():
+                    continue
+                raise APIResponseValidationError(
+                    f"{self.plan.provider.id}: malformed JSON in stream event ({exc}): {data[:200]!r}",
+                    provider=self.plan.provider.id,
+                    body=data.decode("utf-8", "replace"),
+                ) from exc
+            if type(obj) is not dict:
+                raise APIResponseValidationError(
+                    f"{self.plan.provider.id}: stream event is not a JSON object: {data[:200]!r}",
+                    provider=self.plan.provider.id,
+                    body=obj,
+                )
+            if "error" in obj and obj.get("choices") is None:
+                raise status_error(self.plan, None, obj, self._headers)
+            for canonical in normalize(obj):
+                chunk = structure_chunk(canonical)
+                add(chunk)
+                chunks.append(chunk)
+        return chunks
+
+    def finish(self) -> list[ChatCompletionChunk]:
+        """At end of body: flush, then accept the stream if it ended properly."""
+        chunks = self._events(self.decoder.flush()) if not self.done else []
+        if not self.done and not self.accumulator.finished:
+            raise StreamInterruptedError(
+                f"{self.plan.provider.id}: the stream ended after {self.accumulator.chunks} chunks "
+                "with neither [DONE] nor a finish_reason",
+                provider=self.plan.provider.id,
+            )
+        return chunks
+
+    def interrupted(self, exc: httpx.HTTPError) -> StreamInterruptedError:
+        """The error for a connection that broke mid-stream."""
+        cause = transport_error(self.plan, exc)
+        return StreamInterruptedError(
+            f"{self.plan.provider.id}: the stream was cut after {self.accumulator.chunks} chunks ({cause.message})",
+            provider=self.plan.provider.id,
+        )
+
+    def partial(self) -> ChatCompletion:
+        """The completion assembled from every chunk so far."""
+        return self.accumulator.completion()
+
+
+class _StreamBase:
+    def __init__(self, processor: StreamProcessor, response: httpx.Response, first: bytes, event: RequestEvent) -> None:
+        self._processor = processor
+        self._response = response
+        self._first = first
+        self._error: BaseException | None = None
+        self._finished = False
+        self._event = event
+        self._observe_chunks = has_observers(processor.plan.hook.chatplug_on_chunk)
+
+    @property
+    def response(self) -> httpx.Response:
+        """The underlying httpx response (status, headers)."""
+        return self._response
+
+    def _fail(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, httpx.HTTPError):
+            exc = self._processor.interrupted(exc)
+        if isinstance(exc, APIError) and exc.partial is None:
+            exc.partial = self._processor.partial()
+        self._error = exc
+        return exc
+
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        plan = self._processor.plan
+        error = self._error
+        if isinstance(error, APIError):
+            notify(plan.hook.chatplug_on_error, request=self._event, error=error, will_retry=False)
+        notify(
+            plan.hook.chatplug_on_finish,
+            request=self._event,
+            completion=self._processor.partial(),
+            error=error,
+        )
+
+
+class Stream(_StreamBase):
+    """A streamed completion: iterate it for :class:`~chatplug.ChatCompletionChunk` objects.
+
+    Use it as a context manager (or call :meth:`close`) so the connection is
+    released even if you stop early. :meth:`get_final_completion` reads the
+    rest and returns the assembled :class:`~chatplug.ChatCompletion`.
+    """
+
+    def __init__(
+        self, processor: StreamProcessor, response: httpx.Response, first: bytes, source: Iterator[bytes],
+        event: RequestEvent,
+    ) -> None:
+        super().__init__(processor, response, first, event)
+        self._iterator = self._chunks(source)
+
+    def _chunks(self, source: Iterator[bytes]) -> Iterator[ChatCompletionChunk]:
+        processor = self._processor
+        plan = processor.plan
+        observe = self._observe_chunks
+        try:
+            data = self._first
+            while True:
+                for chunk in processor.feed(data):
+                    if observe:
+                        notify(plan.hook.chatplug_on_chunk, request=self._event, chunk=chunk)
+                    yield chunk
+                if processor.done:
+                    break
+                data = next(source, b"")
+                if not data:
+                    for chunk in processor.finish():
+                        yield chunk
+                    break
+        except (APIError, httpx.HTTPError) as exc:
+            raise self._fail(exc) from (exc if isinstance(exc, httpx.HTTPError) else exc.__cause__)
+        except GeneratorExit:
+            raise
+        except BaseException as exc:  # cancellation, KeyboardInterrupt: remembered, then re-raised
+            self._error = exc
+            raise
+        finally:
+            self._response.close()
+            self._finish()
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        return self._iterator
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(self._iterator)
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading and release the connection. Safe to call twice."""
+        self._iterator.close()
+        self._response.close()
+        self._finish()
+
+    def get_final_completion(self) -> ChatCompletion:
+        """Read what is left and return the completion assembled from every chunk."""
+        for _ in self._iterator:
+            pass
+        if self._error is not None:
+            raise self._error
+        return self._processor.partial()
+
+    def __repr__(self) -> str:
+        plan = self._processor.plan
+        return f"<chatplug.Stream provider={plan.provider.id!r} model={plan.model!r}>"
+
+
+class AsyncStream(_StreamBase):
+    """The async twin of :class:`Stream`: ``async for chunk in stream``."""
+
+    def __init__(
+        self, processor: StreamProcessor, response: httpx.Response, first: bytes, source: AsyncIterator[bytes],
+        event: RequestEvent,
+    ) -> None:
+        super().__init__(processor, response, first, event)
+        self._iterator = self._chunks(source)
+
+    async def _chunks(self, source: AsyncIterator[bytes]) -> AsyncIterator[ChatCompletionChunk]:
+        processor = self._processor
+        plan = processor.plan
+        observe = self._observe_chunks
+        try:
+            data = self._first
+            while True:
+                for chunk in processor.feed(data):
+                    if observe:
+                        notify(plan.hook.chatplug_on_chunk, request=self._event, chunk=chunk)
+                    yield chunk
+                if processor.done:
+                    break
+                data = await anext(source, b"")
+                if not data:
+                    for chunk in processor.finish():
+                        yield chunk
+                    break
+        except (APIError, httpx.HTTPError) as exc:
+            raise self._fail(exc) from (exc if isinstance(exc, httpx.HTTPError) else exc.__cause__)
+        except GeneratorExit:
+            raise
+        except BaseException as exc:  # cancellation, KeyboardInterrupt: remembered, then re-raised
+            self._error = exc
+            raise
+        finally:
+            await self._response.aclose()
+            self._finish()
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        return self._iterator
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        return await anext(self._iterator)
+
+    async def __aenter__(self) -> AsyncStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop reading and release the connection. Safe to call twice."""
+        await self._iterator.aclose()  # type: ignore[attr-defined]
+        await self._response.aclose()
+        self._finish()
+
+    async def get_final_completion(self) -> ChatCompletion:
+        """Read what is left and return the completion assembled from every chunk."""
+        async for _ in self._iterator:
+            pass
+        if self._error is not None:
+            raise self._error
+        return self._processor.partial()
+
+    def __repr__(self) -> str:
+        plan = self._processor.plan
+        return f"<chatplug.AsyncStream provider={plan.provider.id!r} model={plan.model!r}>"

@@ -1,0 +1,226 @@
+"""What the sync and async clients share around HTTP: the prepared call, error
+mapping, retry decisions and observer notification. No I/O happens here."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import httpx
+
+from chatplug._defaults import request_id_from
+from chatplug.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    APIResponseValidationError,
+)
+from chatplug.events import RequestEvent
+from chatplug.normalize import ResponseNormalizer
+from chatplug.provider import Provider
+
+logger = logging.getLogger("chatplug")
+
+REDACTED = "***"
+#: Longest wait chatplug accepts from a Retry-After style hint, in seconds.
+MAX_RETRY_AFTER = 60.0
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+
+
+@attrs.define(slots=True)
+class CallPlan:
+    """Everything about one call that was decided before any I/O."""
+
+    call_id: int
+    provider: Provider
+    model: str
+    url: str
+    headers: dict[str, str] = attrs.field(repr=False)
+    redacted_headers: dict[str, str]
+    params: dict[str, Any] | None
+    payload: dict[str, Any] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+    stream: bool
+    timeout: Any
+    normalizer: ResponseNormalizer
+    secrets: tuple[str, ...] = attrs.field(repr=False)
+    hook: Any = attrs.field(repr=False)
+
+    def event(self, attempt: int) -> RequestEvent:
+        """The observer view of one attempt."""
+        return RequestEvent(
+            call_id=self.call_id,
+            attempt=attempt,
+            provider=self.provider,
+            model=self.model,
+            method="POST",
+            url=self.url,
+            headers=self.redacted_headers,
+            payload=self.payload,
+            stream=self.stream,
+        )
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret of this call replaced by ``***``."""
+        for secret in self.secrets:
+            if secret and secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+
+def notify(caller: Any, **kwargs: Any) -> None:
+    """Call every implementation of an observer hook, each isolated from the others.
+
+    An observer that raises is logged (with its plugin name) and skipped; the
+    call and the other observers go on.
+    """
+    for impl in reversed(caller.get_hookimpls()):
+        try:
+            impl.function(*[kwargs[name] for name in impl.argnames])
+        except Exception:  # noqa: BLE001 - an observer must never break a call
+            logger.exception("chatplug observer %s.%s raised; ignored", impl.plugin_name, caller.name)
+
+
+def has_observers(caller: Any) -> bool:
+    """Whether any plugin implements this observer hook."""
+    return bool(caller.get_hookimpls())
+
+
+# ---------------------------------------------------------------- error mapping
+
+
+def decode_body(content: bytes) -> Any:
+    """The parsed JSON of an error body, or its text when it is not JSON."""
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content.decode("utf-8", "replace")
+
+
+def status_error(plan: CallPlan, status_code: int | None, body: Any, headers: Mapping[str, str]) -> APIStatusError:
+    """Map an error response (or an error event inside a stream) to an exception."""
+    error = plan.hook.chatplug_map_error(
+        provider=plan.provider, status_code=status_code, body=body, headers=headers
+    )
+    if error.provider is None:
+        error.provider = plan.provider.id
+    if error.status_code is None:
+        error.status_code = status_code
+    if error.request_id is None:
+        error.request_id = request_id_from(headers, body)
+    if not error.headers:
+        error.headers = dict(headers)
+    scrubbed = plan.scrub(error.message)
+    if scrubbed != error.message:
+        error.message = scrubbed
+        error.args = (scrubbed,)
+    return error
+
+
+def redirect_error(plan: CallPlan, response: httpx.Response) -> APIStatusError:
+    """A 3xx answer: chatplug never follows redirects, so a key never travels to another host."""
+    location = response.headers.get("location", "?")
+    return APIStatusError(
+        f"the server redirected to {location}; chatplug does not follow redirects "
+        "(the API key must not travel to another address). Set base_url to the final address.",
+        status_code=response.status_code,
+        provider=plan.provider.id,
+        headers=dict(response.headers),
+        retryable=False,
+    )
+
+
+def transport_error(plan: CallPlan, exc: httpx.HTTPError) -> APIError:
+    """Map an httpx exception to chatplug's connection errors."""
+    message = plan.scrub(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"{plan.provider.id}: request timed out ({message})", provider=plan.provider.id)
+    return APIConnectionError(f"{plan.provider.id}: connection failed ({message})", provider=plan.provider.id)
+
+
+def parse_completion_body(plan: CallPlan, content: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON object of a 2xx non-stream response; errors sent with 200 are raised."""
+    try:
+        body = json.loads(content)
+    except ValueError as exc:
+        snippet = content[:200].decode("utf-8", "replace")
+        raise APIResponseValidationError(
+            f"{plan.provider.id}: the response is not JSON ({exc}); it began {snippet!r}",
+            provider=plan.provider.id,
+            body=content.decode("utf-8", "replace"),
+        ) from exc
+    if type(body) is not dict:
+        raise APIResponseValidationError(
+            f"{plan.provider.id}: expected a JSON object, got {type(body).__name__}",
+            provider=plan.provider.id,
+            body=body,
+        )
+    if "error" in body and "choices" not in body:
+        raise status_error(plan, None, body, headers)
+    return body
+
+
+# ---------------------------------------------------------------------- retries
+
+
+def retry_after_header(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return float(value) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+def retry_delay(attempt: int, error: APIError, rng: Callable[[], float] = random.random) -> float:
+    """How long to wait before retry number ``attempt + 1``.
+
+    A server's Retry-After header (or ``retry-after-ms``) wins when it is
+    between 0 and 60 seconds; then a hint the provider gave in its error body;
+    otherwise exponential backoff from 0.5 s up to 8 s, with up to 25 % jitter.
+    """
+    if isinstance(error, APIStatusError):
+        hinted = retry_after_header(error.headers)
+        if hinted is None:
+            hinted = error.retry_after
+        if hinted is not None and 0 <= hinted <= MAX_RETRY_AFTER:
+            return hinted
+    backoff = min(INITIAL_RETRY_DELAY * (2.0**attempt), MAX_RETRY_DELAY)
+    return backoff * (1.0 - 0.25 * rng())
+
+
+def warn_insecure(url: str, _seen: set[str] = set()) -> None:  # noqa: B006 - a deliberate once-per-host memo
+    """Warn once per host when a key would travel over plain http to a non-loopback host."""
+    parsed = httpx.URL(url)
+    host = parsed.host
+    if parsed.scheme != "http" or host in _seen:
+        return
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return
+    _seen.add(host)
+    import warnings
+
+    message = f"chatplug: sending an API key over plain http to {host}; use https"
+    logger.warning(message)
+    warnings.warn(message, stacklevel=3)

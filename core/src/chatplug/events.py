@@ -1,0 +1,32 @@
+"""What observer hooks receive about a request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from chatplug.provider import Provider
+
+__all__ = ["RequestEvent"]
+
+
+@attrs.frozen
+class RequestEvent:
+    """One attempt of one call, as observer hooks see it.
+
+    ``call_id`` is the same for every attempt of a call; ``attempt`` counts from
+    0. ``headers`` are the request headers with every credential redacted.
+    ``payload`` is the JSON body as sent; treat it as read-only.
+    """
+
+    call_id: int
+    attempt: int
+    provider: Provider
+    model: str
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    payload: Mapping[str, Any] = attrs.field(repr=False)
+    stream: bool

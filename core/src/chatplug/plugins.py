@@ -1,0 +1,327 @@
+"""Finding, loading and registering plugins, safely and lazily.
+
+Plugins are found through the ``chatplug`` entry-point group. Nothing is
+scanned at ``import chatplug``: the default registry loads on first use. A
+plugin that fails to import or register is recorded (see
+:func:`plugin_failures`) and the others keep working, unless strict mode is on.
+
+Environment variables:
+
+- ``CHATPLUG_PLUGINS``: comma-separated entry-point names to load; others are skipped.
+- ``CHATPLUG_DISABLE_PLUGINS``: comma-separated entry-point names never to load.
+- ``CHATPLUG_STRICT_PLUGINS=1``: a plugin that fails raises :class:`~chatplug.PluginError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from typing import Any
+
+import attrs
+import pluggy
+
+from chatplug import hookspecs
+from chatplug.errors import ModelNotFoundError, PluginError
+from chatplug.provider import Provider
+
+__all__ = [
+    "PluginFailure",
+    "PluginRegistry",
+    "default_registry",
+    "plugin_failures",
+    "providers",
+    "register_plugin",
+]
+
+logger = logging.getLogger("chatplug")
+
+ENTRY_POINT_GROUP = "chatplug"
+ENV_ALLOW = "CHATPLUG_PLUGINS"
+ENV_BLOCK = "CHATPLUG_DISABLE_PLUGINS"
+ENV_STRICT = "CHATPLUG_STRICT_PLUGINS"
+
+
+@attrs.frozen
+class PluginFailure:
+    """A plugin that could not be loaded: its name, distribution and the error."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    error: str
+
+    def __str__(self) -> str:
+        source = ""
+        if self.distribution:
+            source = f" from {self.distribution}" + (f" {self.version}" if self.version else "")
+        return f"plugin {self.name!r}{source} failed: {self.error}"
+
+
+def _names(value: str | None) -> frozenset[str] | None:
+    if value is None or not value.strip():
+        return None
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+class PluginRegistry:
+    """A pluggy plugin manager plus the providers its plugins declare.
+
+    ``PluginRegistry()`` loads installed entry points on first use; pass
+    ``load_entrypoints=False`` for an isolated registry (tests, embedding) and
+    add plugins with :meth:`register`. ``strict=True`` (or
+    ``CHATPLUG_STRICT_PLUGINS=1``) turns load failures into errors.
+    """
+
+    def __init__(
+        self,
+        *,
+        load_entrypoints: bool = True,
+        strict: bool | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._environ = os.environ if environ is None else environ
+        self.strict = self._environ.get(ENV_STRICT, "") in ("1", "true", "yes") if strict is None else strict
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        from chatplug import _defaults
+
+        self.pm.register(_defaults, name="chatplug.defaults")
+        self._load_entrypoints = load_entrypoints
+        self._loaded = False
+        self._lock = threading.RLock()
+        self._failures: list[PluginFailure] = []
+        self._providers: dict[str, Provider] = {}
+        self._clashes: dict[str, str] = {}
+        self._dists: dict[str, tuple[str | None, str | None]] = {}
+
+    # ------------------------------------------------------------- loading
+
+    def load(self) -> None:
+        """Load entry-point plugins now (otherwise done on first use). Idempotent."""
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            if self._load_entrypoints:
+                self._load_entry_points()
+            self._loaded = True
+            self._collect_providers()
+
+    def _load_entry_points(self) -> None:
+        allow = _names(self._environ.get(ENV_ALLOW))
+        block = _names(self._environ.get(ENV_BLOCK)) or frozenset()
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in block or (allow is not None and ep.name not in allow):
+                logger.debug("plugin %r skipped by %s/%s", ep.name, ENV_ALLOW, ENV_BLOCK)
+                continue
+            dist = ep.dist.name if ep.dist is not None else None
+            version = ep.dist.version if ep.dist is not None else None
+            if self.pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure is reported, not fatal
+                self._fail(ep.name, dist, version, f"import failed: {type(exc).__name__}: {exc}", exc)
+                continue
+            self._register(plugin, ep.name, dist, version)
+
+    def _register(self, plugin: object, name: str, dist: str | None, version: str | None) -> bool:
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except Exception as exc:  # noqa: BLE001 - pluggy validation errors and others
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            self._fail(name, dist, version, f"registration failed: {type(exc).__name__}: {exc}", exc)
+            return False
+        self._dists[name] = (dist, version)
+        return True
+
+    def _fail(self, name: str, dist: str | None, version: str | None, error: str, exc: BaseException) -> None:
+        failure = PluginFailure(name=name, distribution=dist, version=version, error=error)
+        if self.strict:
+            raise PluginError(str(failure)) from exc
+        logger.warning("%s", failure)
+        self._failures.append(failure)
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Register a plugin object (a module or an instance with hook
+        implementations) at run time, without entry points.
+
+        Raises :class:`~chatplug.PluginError` if it does not fit the hook specs
+        or declares a provider id that is already taken.
+        """
+        self.load()
+        with self._lock:
+            plugin_name = name or getattr(plugin, "__name__", None) or f"plugin-{id(plugin)}"
+            try:
+                self.pm.register(plugin, name=plugin_name)
+                self.pm.check_pending()
+            except Exception as exc:
+                if self.pm.is_registered(plugin):
+                    self.pm.unregister(plugin)
+                raise PluginError(f"plugin {plugin_name!r} could not be registered: {exc}") from exc
+            self._dists[plugin_name] = (None, None)
+            known_clashes = set(self._clashes)
+            failures = len(self._failures)
+            try:
+                self._collect_providers()
+                clash = next((pid for pid in self._clashes if pid not in known_clashes), None)
+                if clash is not None:
+                    raise PluginError(self._clashes[clash])
+            except PluginError:
+                self.pm.unregister(plugin)
+                del self._failures[failures:]
+                self._collect_providers()
+                raise
+
+    def unregister(self, plugin: object) -> None:
+        """Remove a plugin registered with :meth:`register`."""
+        with self._lock:
+            self.pm.unregister(plugin)
+            self._collect_providers()
+
+    def _collect_providers(self) -> None:
+        found: dict[str, Provider] = {}
+        owners: dict[str, str] = {}
+        clashes: dict[str, str] = {}
+        bad_plugins: list[tuple[object, str]] = []
+        for impl in self.pm.hook.chatplug_providers.get_hookimpls():
+            plugin_name = impl.plugin_name
+            dist, version = self._dists.get(plugin_name, (None, None))
+            try:
+                result = impl.function()
+                declared = _as_providers(result)
+            except Exception as exc:  # noqa: BLE001
+                bad_plugins.append((impl.plugin, plugin_name))
+                self._fail(plugin_name, dist, version, f"chatplug_providers failed: {type(exc).__name__}: {exc}", exc)
+                continue
+            for provider in declared:
+                provider = attrs.evolve(provider, distribution=provider.distribution or dist or plugin_name,
+                                        version=provider.version or version)
+                if provider.id in found or provider.id in clashes:
+                    first = owners.get(provider.id, "?")
+                    message = (
+                        f"provider id {provider.id!r} is declared by both {first} and "
+                        f"{provider.distribution}; uninstall one, or block one with {ENV_BLOCK}"
+                    )
+                    if self.strict:
+                        raise PluginError(message)
+                    clashes[provider.id] = message
+                    found.pop(provider.id, None)
+                    continue
+                found[provider.id] = provider
+                owners[provider.id] = provider.distribution or plugin_name
+        for plugin, _ in bad_plugins:
+            self.pm.unregister(plugin)
+        for pid, message in clashes.items():
+            if pid not in self._clashes:
+                logger.warning("%s", message)
+                self._failures.append(PluginFailure(name=pid, distribution=None, version=None, error=message))
+        self._providers = found
+        self._clashes = clashes
+
+    # ------------------------------------------------------------- queries
+
+    @property
+    def hook(self) -> Any:
+        """The pluggy hook relay (``registry.hook.chatplug_...``), after loading."""
+        self.load()
+        return self.pm.hook
+
+    def failures(self) -> list[PluginFailure]:
+        """Plugins that failed to load or register, with their distribution and error."""
+        self.load()
+        return list(self._failures)
+
+    def providers(self) -> dict[str, Provider]:
+        """Every loaded provider, by id."""
+        self.load()
+        return dict(self._providers)
+
+    def provider(self, provider_id: str) -> Provider:
+        """The provider with this id; :class:`~chatplug.ModelNotFoundError` if none."""
+        self.load()
+        provider = self._providers.get(provider_id)
+        if provider is not None:
+            return provider
+        if provider_id in self._clashes:
+            raise PluginError(self._clashes[provider_id])
+        raise ModelNotFoundError(
+            f"no installed provider has id {provider_id!r}; installed providers: {self._installed()}",
+            model=provider_id,
+            providers=tuple(sorted(self._providers)),
+        )
+
+    def _installed(self) -> str:
+        return ", ".join(sorted(self._providers)) or "none (pip install chatplug-glm or chatplug-kimi)"
+
+    def resolve_model(self, model: str) -> tuple[Provider, str]:
+        """Route ``model`` (``provider/model`` or a bare name) to ``(provider, model name)``.
+
+        A bare name must be claimed by exactly one provider.
+        """
+        self.load()
+        prefix, sep, rest = model.partition("/")
+        if sep and rest and (prefix in self._providers or prefix in self._clashes):
+            return self.provider(prefix), rest
+        claimants = [p for p in self._providers.values() if p.claims(model)]
+        if len(claimants) == 1:
+            return claimants[0], model
+        if not claimants:
+            raise ModelNotFoundError(
+                f"no installed provider claims model {model!r}; installed providers: {self._installed()}. "
+                f"Write it as 'provider/{model}' to choose one.",
+                model=model,
+                providers=tuple(sorted(self._providers)),
+            )
+        names = ", ".join(sorted(p.id for p in claimants))
+        raise ModelNotFoundError(
+            f"model {model!r} is claimed by several providers ({names}); write it as 'provider/{model}'",
+            model=model,
+            providers=tuple(sorted(p.id for p in claimants)),
+        )
+
+
+def _as_providers(result: object) -> Iterable[Provider]:
+    if result is None:
+        return ()
+    items = [result] if isinstance(result, Provider) else list(result)  # type: ignore[call-overload]
+    for item in items:
+        if not isinstance(item, Provider):
+            raise TypeError(f"expected chatplug.Provider records, got {type(item).__name__}")
+    return items
+
+
+_default: PluginRegistry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> PluginRegistry:
+    """The process-wide registry every client uses unless given another."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = PluginRegistry()
+    return _default
+
+
+def plugin_failures() -> list[PluginFailure]:
+    """Plugins of the default registry that failed to load, with the error of each."""
+    return default_registry().failures()
+
+
+def providers() -> dict[str, Provider]:
+    """Every provider of the default registry, by id."""
+    return default_registry().providers()
+
+
+def register_plugin(plugin: object, name: str | None = None) -> None:
+    """Register a plugin object with the default registry (no entry point needed)."""
+    default_registry().register(plugin, name)

@@ -1,0 +1,136 @@
+"""A provider declared as data: where it lives, how it authenticates, what it accepts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["Provider", "Limits", "Range"]
+
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+@attrs.frozen
+class Range:
+    """An inclusive numeric range, e.g. ``Range(0, 1)`` for a temperature."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        if self.min is not None and value < self.min:
+            return False
+        return not (self.max is not None and value > self.max)
+
+    def describe(self, name: str) -> str:
+        """Human form, e.g. ``0 <= temperature <= 1``."""
+        low = "" if self.min is None else f"{_num(self.min)} <= "
+        high = "" if self.max is None else f" <= {_num(self.max)}"
+        return f"{low}{name}{high}"
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _to_range(value: Range | tuple[float, float] | None) -> Range | None:
+    if value is None or isinstance(value, Range):
+        return value
+    low, high = value
+    return Range(low, high)
+
+
+@attrs.frozen
+class Limits:
+    """Parameter limits a provider enforces. The core rejects a request that
+    breaks one with :class:`~chatplug.InvalidRequestError` before any I/O;
+    nothing is clamped silently. ``None`` means "no limit declared".
+
+    ``tool_choice`` lists the accepted string values; ``"function"`` stands for
+    the object form ``{"type": "function", "function": {"name": ...}}``.
+    """
+
+    temperature: Range | None = attrs.field(default=None, converter=_to_range)
+    top_p: Range | None = attrs.field(default=None, converter=_to_range)
+    max_stop: int | None = None
+    max_n: int | None = None
+    tool_choice: tuple[str, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
+
+
+@attrs.frozen
+class Provider:
+    """A provider record: everything the core needs to call an OpenAI-compatible API.
+
+    - ``id``: short lowercase name used in ``provider/model`` (``"glm"``).
+    - ``base_url``: the default endpoint, up to and excluding ``/chat/completions``.
+    - ``endpoints``: other named endpoints (regions, plans), chosen with
+      ``Client(endpoint=NAME)``.
+    - ``api_key_env``: env vars read for the key, first set wins.
+    - ``base_url_env``: env var that overrides ``base_url``.
+    - ``models``: exact model names claimed; ``model_prefixes``: prefixes claimed.
+    - ``limits``: :class:`Limits`; ``capabilities``: free-form flags
+      (``"reasoning"``, ``"tools"``, ``"vision"``, ...).
+    - ``auth_header`` / ``auth_scheme``: how the key is sent (default
+      ``Authorization: Bearer <key>``).
+    """
+
+    id: str = attrs.field()
+    base_url: str = attrs.field()
+    name: str = ""
+    endpoints: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    api_key_env: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    base_url_env: str | None = None
+    models: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    model_prefixes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    limits: Limits = attrs.field(factory=Limits)
+    capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    docs_url: str | None = None
+    #: The distribution that declared this provider (filled in by the loader).
+    distribution: str | None = attrs.field(default=None, eq=False)
+    #: That distribution's version (filled in by the loader).
+    version: str | None = attrs.field(default=None, eq=False)
+
+    @id.validator
+    def _check_id(self, _: Any, value: str) -> None:
+        if not isinstance(value, str) or not _ID_PATTERN.match(value):
+            raise ValueError(
+                f"provider id {value!r} is invalid: use lowercase letters, digits, '.', '_' or '-'"
+            )
+
+    @base_url.validator
+    def _check_base_url(self, _: Any, value: str) -> None:
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise ValueError(f"provider {self.id!r}: base_url {value!r} must start with http:// or https://")
+
+    def claims(self, model: str) -> bool:
+        """Whether this provider claims ``model`` by name or by prefix."""
+        return model in self.models or any(model.startswith(prefix) for prefix in self.model_prefixes)
+
+    def resolve_base_url(self, endpoint: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+        """The base URL to use: a named ``endpoint``, else the env override, else the default."""
+        if endpoint is not None:
+            try:
+                return self.endpoints[endpoint]
+            except KeyError:
+                from chatplug.errors import InvalidRequestError
+
+                known = ", ".join(sorted(self.endpoints)) or "none declared"
+                raise InvalidRequestError(
+                    f"{self.id}: unknown endpoint {endpoint!r}; known endpoints: {known}",
+                    param="endpoint",
+                    provider=self.id,
+                ) from None
+        if environ is not None and self.base_url_env:
+            override = environ.get(self.base_url_env)
+            if override:
+                return self.endpoints.get(override, override)
+        return self.base_url
