@@ -44,7 +44,14 @@ from chatplug.errors import (
 from chatplug.events import RequestEvent
 from chatplug.hookspecs import hookimpl, hookspec
 from chatplug.normalize import ResponseNormalizer
-from chatplug.plugins import PluginFailure, PluginRegistry, default_registry, plugin_failures, providers, register_plugin
+from chatplug.plugins import (
+    PluginFailure,
+    PluginRegistry,
+    default_registry,
+    plugin_failures,
+    providers,
+    register_plugin,
+)
 from chatplug.provider import Limits, Provider, Range
 from chatplug.types import (
     AssistantMessage,

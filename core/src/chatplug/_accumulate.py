@@ -27,7 +27,7 @@ __all__ = ["ChunkAccumulator"]
 
 
 class _ToolCallState:
-    __slots__ = ("index", "id", "type", "name", "arguments")
+    __slots__ = ("arguments", "id", "index", "name", "type")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -38,8 +38,18 @@ class _ToolCallState:
 
 
 class _ChoiceState:
-    __slots__ = ("index", "role", "content", "reasoning", "refusal", "tool_calls", "by_index",
-                 "finish_reason", "native_finish_reason", "logprobs")
+    __slots__ = (
+        "by_index",
+        "content",
+        "finish_reason",
+        "index",
+        "logprobs",
+        "native_finish_reason",
+        "reasoning",
+        "refusal",
+        "role",
+        "tool_calls",
+    )
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -64,7 +74,9 @@ class _ChoiceState:
         elif self.tool_calls:
             target = self.tool_calls[-1]
         if target is None:
-            index = delta.index if delta.index is not None and delta.index not in self.by_index else len(self.tool_calls)
+            index = (
+                delta.index if delta.index is not None and delta.index not in self.by_index else len(self.tool_calls)
+            )
             while index in self.by_index:
                 index += 1
             target = _ToolCallState(index)
@@ -85,7 +97,7 @@ class _ChoiceState:
 class ChunkAccumulator:
     """Feed it every chunk of a stream; :meth:`completion` builds the result."""
 
-    __slots__ = ("id", "created", "model", "system_fingerprint", "service_tier", "usage", "_choices", "chunks")
+    __slots__ = ("_choices", "chunks", "created", "id", "model", "service_tier", "system_fingerprint", "usage")
 
     def __init__(self) -> None:
         self.id = ""

@@ -18,7 +18,6 @@ from typing import Any, Literal, overload
 
 import httpx
 
-from chatplug._version import __version__
 from chatplug._convert import structure_completion
 from chatplug._request import build_payload
 from chatplug._streaming import AsyncStream, Stream, StreamProcessor
@@ -34,6 +33,7 @@ from chatplug._transport import (
     transport_error,
     warn_insecure,
 )
+from chatplug._version import __version__
 from chatplug.errors import APIConnectionError, APIError, InvalidRequestError
 from chatplug.plugins import PluginRegistry, default_registry
 from chatplug.provider import Provider
@@ -122,7 +122,9 @@ class _ClientBase:
 
     def _route(self, model: str) -> tuple[Provider, str, str]:
         if not isinstance(model, str) or not model:
-            raise InvalidRequestError(f"model={model!r} must be a model name such as 'glm-4.6' or 'kimi/kimi-k2-0905-preview'", param="model")
+            raise InvalidRequestError(
+                f"model={model!r} must be a model name such as 'glm-4.6' or 'kimi/kimi-k2-0905-preview'", param="model"
+            )
         pinned = self._provider
         if pinned is not None:
             prefix, sep, rest = model.partition("/")
@@ -149,7 +151,9 @@ class _ClientBase:
             given["stream"] = True
         elif "stream_options" in given:
             raise InvalidRequestError(
-                f"{provider.id}: stream_options only applies with stream=True", param="stream_options", provider=provider.id
+                f"{provider.id}: stream_options only applies with stream=True",
+                param="stream_options",
+                provider=provider.id,
             )
         payload = build_payload(provider, name, messages, given, extra_body)
         hook = self._registry.hook
@@ -209,7 +213,9 @@ class _ClientBase:
         )
         return delay
 
-    def _finish(self, plan: CallPlan, event: Any, completion: ChatCompletion | None, error: BaseException | None) -> None:
+    def _finish(
+        self, plan: CallPlan, event: Any, completion: ChatCompletion | None, error: BaseException | None
+    ) -> None:
         notify(plan.hook.chatplug_on_finish, request=event, completion=completion, error=error)
 
 
@@ -222,12 +228,16 @@ class Completions(_Completions):
     """``client.chat.completions``."""
 
     @overload
-    def create(self, *, model: str, messages: Iterable[Message], stream: Literal[False] = False, **kwargs: Any) -> ChatCompletion: ...
+    def create(
+        self, *, model: str, messages: Iterable[Message], stream: Literal[False] = False, **kwargs: Any
+    ) -> ChatCompletion: ...
 
     @overload
     def create(self, *, model: str, messages: Iterable[Message], stream: Literal[True], **kwargs: Any) -> Stream: ...
 
-    def create(self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Any) -> ChatCompletion | Stream:
+    def create(
+        self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Any
+    ) -> ChatCompletion | Stream:
         """Create a chat completion; with ``stream=True``, return a :class:`Stream`.
 
         Parameters are OpenAI's: ``temperature``, ``top_p``, ``max_tokens``,
@@ -245,12 +255,18 @@ class AsyncCompletions(_Completions):
     """``aclient.chat.completions``."""
 
     @overload
-    async def create(self, *, model: str, messages: Iterable[Message], stream: Literal[False] = False, **kwargs: Any) -> ChatCompletion: ...
+    async def create(
+        self, *, model: str, messages: Iterable[Message], stream: Literal[False] = False, **kwargs: Any
+    ) -> ChatCompletion: ...
 
     @overload
-    async def create(self, *, model: str, messages: Iterable[Message], stream: Literal[True], **kwargs: Any) -> AsyncStream: ...
+    async def create(
+        self, *, model: str, messages: Iterable[Message], stream: Literal[True], **kwargs: Any
+    ) -> AsyncStream: ...
 
-    async def create(self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Any) -> ChatCompletion | AsyncStream:
+    async def create(
+        self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Any
+    ) -> ChatCompletion | AsyncStream:
         """The async twin of :meth:`Completions.create`."""
         return await self._client._create(model, messages, stream, kwargs)  # type: ignore[no-any-return]
 
@@ -262,9 +278,24 @@ class _Chat:
 
 _PARAMS = frozenset(
     {
-        "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "n", "seed", "user",
-        "stream_options", "tools", "tool_choice", "parallel_tool_calls", "response_format",
-        "frequency_penalty", "presence_penalty", "logprobs", "top_logprobs", "logit_bias",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "n",
+        "seed",
+        "user",
+        "stream_options",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "frequency_penalty",
+        "presence_penalty",
+        "logprobs",
+        "top_logprobs",
+        "logit_bias",
     }
 )
 _CALL_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
@@ -307,8 +338,14 @@ class Client(_ClientBase):
         registry: PluginRegistry | None = None,
     ) -> None:
         super().__init__(
-            provider=provider, api_key=api_key, base_url=base_url, endpoint=endpoint, timeout=timeout,
-            max_retries=max_retries, default_headers=default_headers, registry=registry,
+            provider=provider,
+            api_key=api_key,
+            base_url=base_url,
+            endpoint=endpoint,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            registry=registry,
         )
         self._http = http_client
         self._owns_http = http_client is None
@@ -322,24 +359,39 @@ class Client(_ClientBase):
             self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
         return self._http
 
-    def _create(self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]) -> ChatCompletion | Stream:
+    def _create(
+        self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]
+    ) -> ChatCompletion | Stream:
         params, options = _split_kwargs(model, kwargs)
-        plan = self._prepare(model, messages, stream, params, options["extra_headers"], options["extra_query"],
-                             options["extra_body"], options["timeout"])
+        plan = self._prepare(
+            model,
+            messages,
+            stream,
+            params,
+            options["extra_headers"],
+            options["extra_query"],
+            options["extra_body"],
+            options["timeout"],
+        )
         http = self.http_client
         attempt = 0
         while True:
             event = plan.event(attempt)
             notify(plan.hook.chatplug_on_request, request=event)
-            request = http.build_request("POST", plan.url, content=plan.body, headers=plan.headers,
-                                         params=plan.params, timeout=plan.timeout)
+            request = http.build_request(
+                "POST", plan.url, content=plan.body, headers=plan.headers, params=plan.params, timeout=plan.timeout
+            )
             try:
                 try:
                     response = http.send(request, stream=True, follow_redirects=False)
                 except httpx.HTTPError as exc:
                     raise transport_error(plan, exc) from exc
-                notify(plan.hook.chatplug_on_response, request=event, status_code=response.status_code,
-                       headers=response.headers)
+                notify(
+                    plan.hook.chatplug_on_response,
+                    request=event,
+                    status_code=response.status_code,
+                    headers=response.headers,
+                )
                 try:
                     if response.status_code >= 300:
                         raise self._error_for(plan, response, response.read())
@@ -347,8 +399,9 @@ class Client(_ClientBase):
                         source = response.iter_bytes()
                         first = next(source, b"")
                         if not first:
-                            raise APIConnectionError(f"{plan.provider.id}: the stream closed before any data",
-                                                     provider=plan.provider.id)
+                            raise APIConnectionError(
+                                f"{plan.provider.id}: the stream closed before any data", provider=plan.provider.id
+                            )
                         return Stream(StreamProcessor(plan, response.headers), response, first, source, event)
                     content = response.read()
                 except httpx.HTTPError as exc:
@@ -377,7 +430,9 @@ class Client(_ClientBase):
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
@@ -398,8 +453,14 @@ class AsyncClient(_ClientBase):
         registry: PluginRegistry | None = None,
     ) -> None:
         super().__init__(
-            provider=provider, api_key=api_key, base_url=base_url, endpoint=endpoint, timeout=timeout,
-            max_retries=max_retries, default_headers=default_headers, registry=registry,
+            provider=provider,
+            api_key=api_key,
+            base_url=base_url,
+            endpoint=endpoint,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            registry=registry,
         )
         self._http = http_client
         self._owns_http = http_client is None
@@ -417,22 +478,35 @@ class AsyncClient(_ClientBase):
         self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]
     ) -> ChatCompletion | AsyncStream:
         params, options = _split_kwargs(model, kwargs)
-        plan = self._prepare(model, messages, stream, params, options["extra_headers"], options["extra_query"],
-                             options["extra_body"], options["timeout"])
+        plan = self._prepare(
+            model,
+            messages,
+            stream,
+            params,
+            options["extra_headers"],
+            options["extra_query"],
+            options["extra_body"],
+            options["timeout"],
+        )
         http = self.http_client
         attempt = 0
         while True:
             event = plan.event(attempt)
             notify(plan.hook.chatplug_on_request, request=event)
-            request = http.build_request("POST", plan.url, content=plan.body, headers=plan.headers,
-                                         params=plan.params, timeout=plan.timeout)
+            request = http.build_request(
+                "POST", plan.url, content=plan.body, headers=plan.headers, params=plan.params, timeout=plan.timeout
+            )
             try:
                 try:
                     response = await http.send(request, stream=True, follow_redirects=False)
                 except httpx.HTTPError as exc:
                     raise transport_error(plan, exc) from exc
-                notify(plan.hook.chatplug_on_response, request=event, status_code=response.status_code,
-                       headers=response.headers)
+                notify(
+                    plan.hook.chatplug_on_response,
+                    request=event,
+                    status_code=response.status_code,
+                    headers=response.headers,
+                )
                 try:
                     if response.status_code >= 300:
                         raise self._error_for(plan, response, await response.aread())
@@ -440,8 +514,9 @@ class AsyncClient(_ClientBase):
                         asource = response.aiter_bytes()
                         first = await anext(asource, b"")
                         if not first:
-                            raise APIConnectionError(f"{plan.provider.id}: the stream closed before any data",
-                                                     provider=plan.provider.id)
+                            raise APIConnectionError(
+                                f"{plan.provider.id}: the stream closed before any data", provider=plan.provider.id
+                            )
                         return AsyncStream(StreamProcessor(plan, response.headers), response, first, asource, event)
                     content = await response.aread()
                 except httpx.HTTPError as exc:

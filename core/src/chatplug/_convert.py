@@ -52,7 +52,7 @@ def _structure_int(value: Any, _: Any) -> int:
 
 def _structure_float(value: Any, _: Any) -> float:
     if type(value) is float or type(value) is int:
-        return value  # type: ignore[no-any-return]
+        return value
     raise _WrongType(f"expected a number, got {type(value).__name__} {value!r:.80}")
 
 
@@ -173,7 +173,7 @@ def _plan(cls: type) -> _Plan:
             continue
         default = a.default
         if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()  # type: ignore[attr-defined]
+            default = default.factory()
         plan.append((a.name, bool(a.metadata.get(t.EMIT_NULL)), default))
     return tuple(plan)
 

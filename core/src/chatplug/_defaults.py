@@ -22,9 +22,7 @@ from chatplug.provider import Provider
 
 
 @hookimpl(trylast=True)
-def chatplug_credentials(
-    provider: Provider, api_key: str | None, environ: Mapping[str, str]
-) -> Mapping[str, str]:
+def chatplug_credentials(provider: Provider, api_key: str | None, environ: Mapping[str, str]) -> Mapping[str, str]:
     """Send the given key, or the first key env var that is set, as a bearer token."""
     key = api_key
     if not key:
@@ -75,10 +73,7 @@ def _summarize_text(text: str, limit: int = 200) -> str:
     import re
 
     title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
-    if title:
-        text = title.group(1)
-    else:
-        text = re.sub(r"<[^>]+>", " ", text)
+    text = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

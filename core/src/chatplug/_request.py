@@ -47,10 +47,8 @@ def _copy_message(provider: Provider, index: int, message: Any) -> dict[str, Any
     if role not in _ROLES:
         raise _fail(provider, "messages", f"{where}.role is {role!r}; expected one of {', '.join(_ROLES)}")
     content = message.get("content")
-    if content is None:
-        if role != "assistant" or not (message.get("tool_calls") or message.get("function_call")):
-            if role in ("user", "system", "developer", "tool"):
-                raise _fail(provider, "messages", f"{where} ({role}) has no content; expected a string or a list of parts")
+    if content is None and role != "assistant":
+        raise _fail(provider, "messages", f"{where} ({role}) has no content; expected a string or a list of parts")
     elif isinstance(content, list):
         message["content"] = [_check_part(provider, where, i, part) for i, part in enumerate(content)]
     elif not isinstance(content, str):
@@ -92,7 +90,9 @@ def _check_types(provider: Provider, params: dict[str, Any]) -> None:
             raise _fail(provider, name, f"{name}={value!r} must be a number")
     for name in ("max_tokens", "max_completion_tokens", "n", "top_logprobs"):
         value = params.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "top_logprobs" else 1)):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "top_logprobs" else 1)
+        ):
             raise _fail(provider, name, f"{name}={value!r} must be a positive integer")
     seed = params.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
@@ -152,8 +152,7 @@ def check_limits(provider: Provider, params: Mapping[str, Any]) -> None:
         form = "function" if isinstance(tool_choice, Mapping) else tool_choice
         if form not in limits.tool_choice:
             allowed = ", ".join(
-                "an object naming a function" if choice == "function" else repr(choice)
-                for choice in limits.tool_choice
+                "an object naming a function" if choice == "function" else repr(choice) for choice in limits.tool_choice
             )
             raise _fail(
                 provider,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -19,8 +19,8 @@ from chatplug._accumulate import ChunkAccumulator
 from chatplug._convert import structure_chunk
 from chatplug._sse import SSEDecoder
 from chatplug._transport import CallPlan, decode_body, has_observers, notify, status_error, transport_error
-from chatplug.events import RequestEvent
 from chatplug.errors import APIError, APIResponseValidationError, StreamInterruptedError
+from chatplug.events import RequestEvent
 from chatplug.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["Stream", "AsyncStream", "StreamProcessor"]
@@ -34,7 +34,7 @@ _NO_CHUNKS: list[ChatCompletionChunk] = []
 class StreamProcessor:
     """Turns the bytes of one SSE response into canonical chunks and assembles them."""
 
-    __slots__ = ("plan", "decoder", "accumulator", "done", "_normalize", "_headers")
+    __slots__ = ("_headers", "_normalize", "accumulator", "decoder", "done", "plan")
 
     def __init__(self, plan: CallPlan, headers: Any) -> None:
         self.plan = plan
@@ -162,13 +162,17 @@ class Stream(_StreamBase):
     """
 
     def __init__(
-        self, processor: StreamProcessor, response: httpx.Response, first: bytes, source: Iterator[bytes],
+        self,
+        processor: StreamProcessor,
+        response: httpx.Response,
+        first: bytes,
+        source: Iterator[bytes],
         event: RequestEvent,
     ) -> None:
         super().__init__(processor, response, first, event)
         self._iterator = self._chunks(source)
 
-    def _chunks(self, source: Iterator[bytes]) -> Iterator[ChatCompletionChunk]:
+    def _chunks(self, source: Iterator[bytes]) -> Generator[ChatCompletionChunk, None, None]:
         processor = self._processor
         plan = processor.plan
         observe = self._observe_chunks
@@ -206,7 +210,9 @@ class Stream(_StreamBase):
     def __enter__(self) -> Stream:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -232,13 +238,17 @@ class AsyncStream(_StreamBase):
     """The async twin of :class:`Stream`: ``async for chunk in stream``."""
 
     def __init__(
-        self, processor: StreamProcessor, response: httpx.Response, first: bytes, source: AsyncIterator[bytes],
+        self,
+        processor: StreamProcessor,
+        response: httpx.Response,
+        first: bytes,
+        source: AsyncIterator[bytes],
         event: RequestEvent,
     ) -> None:
         super().__init__(processor, response, first, event)
         self._iterator = self._chunks(source)
 
-    async def _chunks(self, source: AsyncIterator[bytes]) -> AsyncIterator[ChatCompletionChunk]:
+    async def _chunks(self, source: AsyncIterator[bytes]) -> AsyncGenerator[ChatCompletionChunk, None]:
         processor = self._processor
         plan = processor.plan
         observe = self._observe_chunks
@@ -283,7 +293,7 @@ class AsyncStream(_StreamBase):
 
     async def close(self) -> None:
         """Stop reading and release the connection. Safe to call twice."""
-        await self._iterator.aclose()  # type: ignore[attr-defined]
+        await self._iterator.aclose()
         await self._response.aclose()
         self._finish()
 

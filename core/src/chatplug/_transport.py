@@ -18,9 +18,9 @@ from chatplug._defaults import request_id_from
 from chatplug.errors import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
-    APIResponseValidationError,
 )
 from chatplug.events import RequestEvent
 from chatplug.normalize import ResponseNormalizer
@@ -85,7 +85,7 @@ def notify(caller: Any, **kwargs: Any) -> None:
     for impl in reversed(caller.get_hookimpls()):
         try:
             impl.function(*[kwargs[name] for name in impl.argnames])
-        except Exception:  # noqa: BLE001 - an observer must never break a call
+        except Exception:
             logger.exception("chatplug observer %s.%s raised; ignored", impl.plugin_name, caller.name)
 
 
@@ -107,7 +107,7 @@ def decode_body(content: bytes) -> Any:
 
 def status_error(plan: CallPlan, status_code: int | None, body: Any, headers: Mapping[str, str]) -> APIStatusError:
     """Map an error response (or an error event inside a stream) to an exception."""
-    error = plan.hook.chatplug_map_error(
+    error: APIStatusError = plan.hook.chatplug_map_error(
         provider=plan.provider, status_code=status_code, body=body, headers=headers
     )
     if error.provider is None:

@@ -87,11 +87,6 @@ class WireObject:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
-def _wire(cls: type) -> Any:
-    """Make ``cls`` a contract class: slotted, keyword-only, with a hidden ``_raw``."""
-    return attrs.define(kw_only=True, slots=True, weakref_slot=False)(cls)
-
-
 def _raw_field() -> Any:
     return attrs.field(default=None, init=False, repr=False, eq=False)
 
@@ -99,7 +94,7 @@ def _raw_field() -> Any:
 # ---------------------------------------------------------------- request side
 
 
-@_wire
+@attrs.define(kw_only=True)
 class TextPart(WireObject):
     """A text content part: ``{"type": "text", "text": ...}``."""
 
@@ -108,7 +103,7 @@ class TextPart(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ImageURL(WireObject):
     """The ``image_url`` object of an image content part."""
 
@@ -117,7 +112,7 @@ class ImageURL(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ImageURLPart(WireObject):
     """An image content part: ``{"type": "image_url", "image_url": {"url": ...}}``."""
 
@@ -132,7 +127,7 @@ ContentPart = Union[TextPart, ImageURLPart, dict[str, Any]]
 Content = Union[str, list[ContentPart], None]
 
 
-@_wire
+@attrs.define(kw_only=True)
 class SystemMessage(WireObject):
     """A ``system`` message."""
 
@@ -142,7 +137,7 @@ class SystemMessage(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class DeveloperMessage(WireObject):
     """A ``developer`` message (OpenAI's newer name for system instructions)."""
 
@@ -152,7 +147,7 @@ class DeveloperMessage(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class UserMessage(WireObject):
     """A ``user`` message; ``content`` may be a string or a list of content parts."""
 
@@ -162,7 +157,7 @@ class UserMessage(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ToolMessage(WireObject):
     """A ``tool`` message answering the tool call whose id is ``tool_call_id``."""
 
@@ -173,7 +168,7 @@ class ToolMessage(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class Function(WireObject):
     """The function a model called: its name and its JSON-encoded arguments."""
 
@@ -182,7 +177,7 @@ class Function(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ChatCompletionMessageToolCall(WireObject):
     """A whole tool call in an assistant message. ``id`` is kept byte for byte."""
 
@@ -192,7 +187,7 @@ class ChatCompletionMessageToolCall(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ChatCompletionMessage(WireObject):
     """An assistant message: a reply from the model, or one sent back in the history.
 
@@ -222,7 +217,7 @@ Message = Union[
 ]
 
 
-@_wire
+@attrs.define(kw_only=True)
 class FunctionDefinition(WireObject):
     """A function the model may call: name, description and JSON-schema parameters."""
 
@@ -233,7 +228,7 @@ class FunctionDefinition(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class Tool(WireObject):
     """A tool offered to the model. Provider tools (``builtin_function``,
     ``web_search``) keep their own fields, readable through ``model_extra``."""
@@ -243,7 +238,7 @@ class Tool(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ResponseFormat(WireObject):
     """``response_format``: ``{"type": "text" | "json_object" | "json_schema", ...}``."""
 
@@ -252,7 +247,7 @@ class ResponseFormat(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class StreamOptions(WireObject):
     """``stream_options``: ask for a usage report at the end of a stream."""
 
@@ -260,7 +255,7 @@ class StreamOptions(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ChatCompletionRequest(WireObject):
     """A whole chat-completions request body, as sent on the wire."""
 
@@ -291,7 +286,7 @@ class ChatCompletionRequest(WireObject):
 # --------------------------------------------------------------- response side
 
 
-@_wire
+@attrs.define(kw_only=True)
 class PromptTokensDetails(WireObject):
     """Breakdown of prompt tokens; ``cached_tokens`` were served from a cache."""
 
@@ -300,7 +295,7 @@ class PromptTokensDetails(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class CompletionTokensDetails(WireObject):
     """Breakdown of completion tokens; ``reasoning_tokens`` were spent thinking."""
 
@@ -311,7 +306,7 @@ class CompletionTokensDetails(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class Usage(WireObject):
     """Token counts of one completion."""
 
@@ -323,7 +318,7 @@ class Usage(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class Choice(WireObject):
     """One choice of a completion.
 
@@ -340,7 +335,7 @@ class Choice(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ChatCompletion(WireObject):
     """A whole chat completion (``object: "chat.completion"``)."""
 
@@ -358,7 +353,7 @@ class ChatCompletion(WireObject):
 # ----------------------------------------------------------------- stream side
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ChoiceDeltaToolCallFunction(WireObject):
     """A fragment of a streamed function call: its name and/or an arguments piece."""
 
@@ -367,7 +362,7 @@ class ChoiceDeltaToolCallFunction(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ChoiceDeltaToolCall(WireObject):
     """A fragment of a streamed tool call. ``index`` may be absent on some providers."""
 
@@ -378,7 +373,7 @@ class ChoiceDeltaToolCall(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ChoiceDelta(WireObject):
     """What one stream chunk adds to a choice."""
 
@@ -390,7 +385,7 @@ class ChoiceDelta(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ChunkChoice(WireObject):
     """One choice of a stream chunk; ``finish_reason`` is set on its last chunk."""
 
@@ -402,7 +397,7 @@ class ChunkChoice(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@_wire
+@attrs.define(kw_only=True)
 class ChatCompletionChunk(WireObject):
     """One chunk of a streamed completion (``object: "chat.completion.chunk"``).
 
