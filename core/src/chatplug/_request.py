@@ -47,8 +47,9 @@ def _copy_message(provider: Provider, index: int, message: Any) -> dict[str, Any
     if role not in _ROLES:
         raise _fail(provider, "messages", f"{where}.role is {role!r}; expected one of {', '.join(_ROLES)}")
     content = message.get("content")
-    if content is None and role != "assistant":
-        raise _fail(provider, "messages", f"{where} ({role}) has no content; expected a string or a list of parts")
+    if content is None:
+        if role != "assistant":  # an assistant turn may carry only tool_calls (content: null)
+            raise _fail(provider, "messages", f"{where} ({role}) has no content; expected a string or a list of parts")
     elif isinstance(content, list):
         message["content"] = [_check_part(provider, where, i, part) for i, part in enumerate(content)]
     elif not isinstance(content, str):
