@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -38,6 +38,22 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+def _to_strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _to_optional_strings(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _to_string_set(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+def _to_string_map(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
 def _to_range(value: Range | tuple[float, float] | None) -> Range | None:
     if value is None or isinstance(value, Range):
         return value
@@ -60,7 +76,7 @@ class Limits:
     max_stop: int | None = None
     max_n: int | None = None
     tool_choice: tuple[str, ...] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(tuple)
+        default=None, converter=_to_optional_strings
     )
 
 
@@ -84,13 +100,13 @@ class Provider:
     id: str = attrs.field()
     base_url: str = attrs.field()
     name: str = ""
-    endpoints: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
-    api_key_env: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    endpoints: Mapping[str, str] = attrs.field(factory=dict, converter=_to_string_map)
+    api_key_env: tuple[str, ...] = attrs.field(default=(), converter=_to_strings)
     base_url_env: str | None = None
-    models: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    model_prefixes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    models: tuple[str, ...] = attrs.field(default=(), converter=_to_strings)
+    model_prefixes: tuple[str, ...] = attrs.field(default=(), converter=_to_strings)
     limits: Limits = attrs.field(factory=Limits)
-    capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=_to_string_set)
     auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"
     docs_url: str | None = None
