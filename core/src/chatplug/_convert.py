@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import UnionType
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, cast, get_args, get_origin
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn
 
 from chatplug import types as t
 from chatplug.errors import APIResponseValidationError
@@ -143,17 +142,88 @@ def _is_wire_class(cls: Any) -> bool:
     return isinstance(cls, type) and issubclass(cls, t.WireObject) and attrs.has(cls)
 
 
+def _optional_inner(tp: Any) -> Any:
+    """``X`` for ``X | None``; any other type unchanged."""
+    if _is_plain_optional(tp):
+        return next(arg for arg in get_args(tp) if arg is not type(None))
+    return tp
+
+
+def _field_code(cls: type, field: Any, env: dict[str, Any]) -> list[str]:
+    """Straight-line code that reads, defaults and checks one field into ``v``."""
+    name = field.name
+    tp = _optional_inner(field.type)
+    default = field.default
+    lines: list[str] = []
+    if default is attrs.NOTHING:
+        env["_bad"] = _bad_value
+        where_missing = f"{cls.__name__}.{name}"
+        lines += [f"v = o.get({name!r})", "if v is None:", f"    _bad({where_missing!r}, 'a value', v)"]
+    elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        env[f"_factory_{name}"] = default.factory
+        lines += [f"v = o.get({name!r})", "if v is None:", f"    v = _factory_{name}()", "else:"]
+    elif default is None:
+        lines += [f"v = o.get({name!r})", "if v is not None:"]
+    else:
+        env[f"_default_{name}"] = default
+        lines += [f"v = o.get({name!r})", "if v is None:", f"    v = _default_{name}", "else:"]
+    body: list[str]
+    where = f"{cls.__name__}.{name}"
+    if tp is str or tp is bool:
+        env[f"_bad_{name}"] = _bad_value
+        body = [f"if v.__class__ is not {tp.__name__}: _bad_{name}({where!r}, {tp.__name__!r}, v)"]
+        env[tp.__name__] = tp
+    elif tp is int:
+        env["_int"] = _structure_int
+        body = ["if v.__class__ is not int: v = _int(v, None)"]
+    elif _is_wire_class(tp):
+        env[f"_s_{name}"] = converter.get_structure_hook(tp)
+        body = [f"v = _s_{name}(v, None)"]
+    elif get_origin(tp) is list and _is_wire_class(get_args(tp)[0]):
+        env[f"_s_{name}"] = converter.get_structure_hook(get_args(tp)[0])
+        env["_bad_list"] = _bad_value
+        body = [
+            f"if v.__class__ is not list: _bad_list({where!r}, 'list', v)",
+            f"v = [_s_{name}(item, None) for item in v]",
+        ]
+    elif tp is Any:
+        body = ["pass"]
+    else:
+        env[f"_h_{name}"] = converter.get_structure_hook(field.type)
+        env[f"_t_{name}"] = field.type
+        body = [f"v = _h_{name}(v, _t_{name})"]
+    lines += ["    " + line for line in body]
+    lines.append(f"self.{name} = v")
+    return lines
+
+
+def _bad_value(where: str, expected: str, value: Any) -> None:
+    raise _WrongType(f"{where}: expected {expected}, got {type(value).__name__} {value!r:.80}")
+
+
 def _make_structure_hook(cls: type[T]) -> Callable[[Any, Any], T]:
-    generated = make_dict_structure_fn(cls, converter)
+    """Generate one straight-line structuring function for a contract class.
 
-    def structure(value: Any, _: Any) -> T:
-        if type(value) is not dict:
-            raise _WrongType(f"expected an object for {cls.__name__}, got {type(value).__name__}")
-        obj = generated(value, cls)
-        obj._raw = value  # type: ignore[attr-defined]
-        return obj
-
-    return structure
+    cattrs' own generated functions build a kwargs dict and call ``__init__``
+    through generic hooks; a stream parses three objects per chunk, so this
+    specialised version (type checks inline, slots set directly) is what keeps
+    the per-chunk cost near raw ``json.loads``.
+    """
+    attrs.resolve_types(cast(Any, cls))
+    env: dict[str, Any] = {"_cls": cls, "_new": object.__new__, "_WrongType": _WrongType}
+    lines = [
+        "def structure(o, _=None):",
+        "    if o.__class__ is not dict:",
+        f"        raise _WrongType('expected an object for {cls.__name__}, got ' + type(o).__name__)",
+        "    self = _new(_cls)",
+    ]
+    for field in attrs.fields(cast(Any, cls)):
+        if field.name == "_raw":
+            continue
+        lines += ["    " + line for line in _field_code(cls, field, env)]
+    lines += ["    self._raw = o", "    return self"]
+    exec(compile("\n".join(lines), f"<chatplug structure {cls.__name__}>", "exec"), env)
+    return env["structure"]  # type: ignore[no-any-return]
 
 
 converter.register_structure_hook_factory(_is_wire_class, _make_structure_hook)
@@ -212,8 +282,12 @@ def to_dict(obj: t.WireObject) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, emit_null, default in plan:
         value = getattr(obj, name)
-        if raw is not None and name not in raw and (value is None or value == default):
-            continue  # absent on the wire and untouched since: stays absent
+        if raw is not None and (value is None or value == default):
+            if name not in raw:
+                continue  # absent on the wire and untouched since: stays absent
+            if raw[name] is None:
+                out[name] = None  # an explicit null that parsing replaced by the default
+                continue
         if value is None and raw is None and not emit_null:
             continue
         out[name] = _unstructure_value(value)

@@ -28,6 +28,8 @@ __all__ = ["Stream", "AsyncStream", "StreamProcessor"]
 logger = logging.getLogger("chatplug")
 
 _DONE = b"[DONE]"
+#: json.loads minus its per-call type and encoding sniffing (data is always UTF-8).
+_decode_json = json.JSONDecoder().decode
 _NO_CHUNKS: list[ChatCompletionChunk] = []
 
 
@@ -67,8 +69,8 @@ class StreamProcessor:
                     raise status_error(self.plan, None, decode_body(data), self._headers)
                 continue  # keep-alives and events chat streams do not use
             try:
-                obj = json.loads(data)
-            except ValueError as exc:
+                obj = _decode_json(data.decode("utf-8"))
+            except ValueError as exc:  # includes UnicodeDecodeError
                 if not data.strip():
                     continue
                 raise APIResponseValidationError(
