@@ -1,0 +1,100 @@
+"""Turning GLM responses and stream chunks into the canonical (OpenAI) shape.
+
+What GLM does differently, and what is done about it:
+
+- chunks may lack ``object``: it is added (``chat.completion.chunk`` /
+  ``chat.completion``);
+- middle chunks have no ``finish_reason`` key: it is added as ``null``;
+- every delta repeats ``"role": "assistant"``: the role is kept on the first
+  delta of each choice only, as OpenAI sends it;
+- ``finish_reason`` values OpenAI does not have are mapped (``sensitive`` ->
+  ``content_filter``, ``model_context_window_exceeded`` -> ``length``); the raw
+  value stays in the choice's ``native_finish_reason``;
+- ``finish_reason: "network_error"`` (a failure inside Z.ai) raises
+  :class:`chatplug.InternalServerError`, which is retryable; in a stream the
+  core attaches the completion assembled so far as ``.partial``.
+
+Everything else GLM sends (``request_id``, ``content_filter`` lists, usage on
+the finishing chunk, a whole tool call in one chunk) passes through unchanged
+and stays readable as unknown fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chatplug import InternalServerError, ResponseNormalizer
+
+from chatplug_glm.provider import PROVIDER_ID
+
+__all__ = ["FINISH_REASON_MAP", "NETWORK_ERROR", "GLMResponseNormalizer"]
+
+#: GLM finish reasons that OpenAI spells differently.
+FINISH_REASON_MAP = {
+    "sensitive": "content_filter",
+    "model_context_window_exceeded": "length",
+}
+#: The finish reason GLM uses when generation failed inside its service.
+NETWORK_ERROR = "network_error"
+
+
+def _network_error(data: dict[str, Any]) -> InternalServerError:
+    request_id = data.get("request_id") or data.get("id")
+    return InternalServerError(
+        f"{PROVIDER_ID}: generation failed inside Z.ai (finish_reason {NETWORK_ERROR!r}); the request can be retried",
+        code=NETWORK_ERROR,
+        request_id=request_id if isinstance(request_id, str) else None,
+        provider=PROVIDER_ID,
+        body=data,
+    )
+
+
+def _map_finish_reason(choice: dict[str, Any], data: dict[str, Any]) -> None:
+    raw = choice.get("finish_reason")
+    if raw == NETWORK_ERROR:
+        raise _network_error(data)
+    mapped = FINISH_REASON_MAP.get(raw) if isinstance(raw, str) else None
+    if mapped is not None:
+        choice["finish_reason"] = mapped
+        choice["native_finish_reason"] = raw
+
+
+def _choices(data: dict[str, Any]) -> list[dict[str, Any]]:
+    choices = data.get("choices")
+    if not isinstance(choices, list):
+        return []
+    return [choice for choice in choices if isinstance(choice, dict)]
+
+
+class GLMResponseNormalizer(ResponseNormalizer):
+    """Normalizes one GLM request's completion or stream (one instance per request)."""
+
+    __slots__ = ("_roles_seen",)
+
+    def __init__(self) -> None:
+        self._roles_seen: set[int] = set()
+
+    def normalize_completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Add ``object`` and map finish reasons; raise on ``network_error``."""
+        body.setdefault("object", "chat.completion")
+        for choice in _choices(body):
+            _map_finish_reason(choice, body)
+        return body
+
+    def normalize_chunk(self, data: dict[str, Any]) -> Sequence[dict[str, Any]]:
+        """Canonicalize one chunk; raise :class:`chatplug.InternalServerError` on ``network_error``."""
+        data.setdefault("object", "chat.completion.chunk")
+        for choice in _choices(data):
+            _map_finish_reason(choice, data)
+            choice.setdefault("finish_reason", None)
+            delta = choice.get("delta")
+            if isinstance(delta, dict) and "role" in delta:
+                index = choice.get("index", 0)
+                if not isinstance(index, int):
+                    continue
+                if index in self._roles_seen:
+                    del delta["role"]
+                else:
+                    self._roles_seen.add(index)
+        return (data,)
