@@ -1,0 +1,5 @@
+"""``python -m chatplug``: the ``chatplug`` command."""
+
+from chatplug.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""``chatplug providers`` and ``chatplug models``: what is installed and configured."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TextIO
+
+from chatplug.plugins import PluginRegistry
+from chatplug.provider import Provider
+
+__all__ = ["print_providers", "print_models", "format_table"]
+
+NO_PROVIDERS = "no providers installed: pip install chatplug-glm or chatplug-kimi"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns separated by two spaces, trailing spaces removed."""
+    widths = [len(header) for header in headers]
+    for row in rows:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    lines = []
+    for row in (headers, *rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return lines
+
+
+def _key_cell(provider: Provider, environ: Mapping[str, str]) -> str:
+    """The key's env var(s) and whether one is set; never the key itself."""
+    if not provider.api_key_env:
+        return "-"
+    names = "|".join(provider.api_key_env)
+    is_set = any(environ.get(name) for name in provider.api_key_env)
+    return f"{names} ({'set' if is_set else 'not set'})"
+
+
+def _models_cell(provider: Provider) -> str:
+    text = str(len(provider.models))
+    if provider.model_prefixes:
+        text += " + " + ", ".join(f"{prefix}*" for prefix in provider.model_prefixes)
+    return text
+
+
+def _base_url_cell(provider: Provider, environ: Mapping[str, str]) -> str:
+    url = provider.resolve_base_url(None, environ)
+    if provider.base_url_env and environ.get(provider.base_url_env):
+        url += f" (from {provider.base_url_env})"
+    return url
+
+
+def print_providers(registry: PluginRegistry, out: TextIO, environ: Mapping[str, str] = os.environ) -> None:
+    """One row per installed provider, then the plugins that failed to load."""
+    providers = sorted(registry.providers().values(), key=lambda provider: provider.id)
+    failures = registry.failures()
+    if providers:
+        headers = ("PROVIDER", "DISTRIBUTION", "VERSION", "BASE URL", "API KEY", "MODELS")
+        rows = [
+            (
+                provider.id,
+                provider.distribution or "-",
+                provider.version or "-",
+                _base_url_cell(provider, environ),
+                _key_cell(provider, environ),
+                _models_cell(provider),
+            )
+            for provider in providers
+        ]
+        out.write("\n".join(format_table(headers, rows)) + "\n")
+    else:
+        out.write(NO_PROVIDERS + "\n")
+    if failures:
+        out.write("\nplugins that failed to load:\n")
+        for failure in failures:
+            out.write(f"  {failure}\n")
+    out.flush()
+
+
+def print_models(registry: PluginRegistry, out: TextIO, provider_id: str | None = None) -> None:
+    """Each model a provider claims as ``provider/model``; prefixes as ``provider/prefix*``.
+
+    Raises :class:`~chatplug.ModelNotFoundError` (listing the installed
+    providers) for an unknown ``provider_id``.
+    """
+    if provider_id is not None:
+        providers = [registry.provider(provider_id)]
+    else:
+        providers = sorted(registry.providers().values(), key=lambda provider: provider.id)
+    if not providers:
+        out.write(NO_PROVIDERS + "\n")
+        return
+    for provider in providers:
+        for model in provider.models:
+            out.write(f"{provider.id}/{model}\n")
+        for prefix in provider.model_prefixes:
+            out.write(f"{provider.id}/{prefix}*  (any model whose name starts with {prefix!r})\n")
+    out.flush()

@@ -1,0 +1,145 @@
+"""The ``chatplug`` command: chat with any installed provider from a shell.
+
+::
+
+    chatplug chat "Why is the sky blue?" -m glm-4.6
+    echo "Summarise this" | chatplug chat -m kimi/kimi-k2-0905-preview
+    chatplug chat -i -m glm-4.6
+    chatplug providers
+    chatplug models --provider kimi
+
+Exit codes: 0 success, 1 API or network error, 2 usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import TextIO
+
+from chatplug._cli._chat import ChatSession, make_client, read_prompt, resolve_model_name
+from chatplug._cli._debug import Redactor, RequestLogger, configure_logging
+from chatplug._cli._errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UsageError,
+    error_line,
+    exit_code,
+)
+from chatplug._cli._listing import print_models, print_providers
+from chatplug._cli._parser import build_parser
+from chatplug.errors import APIError, ChatplugError
+from chatplug.plugins import PluginRegistry, default_registry
+
+__all__ = ["main"]
+
+DEBUG_PLUGIN_NAME = "chatplug.cli.debug"
+
+
+class _Command:
+    """One run of the command: parsed arguments, streams, registry and redaction."""
+
+    def __init__(self, args: argparse.Namespace, registry: PluginRegistry) -> None:
+        self.args = args
+        self.registry = registry
+        self.stdin: TextIO | None = sys.stdin
+        self.stdout: TextIO = sys.stdout
+        self.stderr: TextIO = sys.stderr
+        self.debug: bool = getattr(args, "debug", False)
+        self.redact = Redactor([getattr(args, "api_key", None)])
+
+    def run(self) -> int:
+        configure_logging(self.redact, debug=self.debug, quiet_plugin_warnings=self.args.command != "chat")
+        for provider in self.registry.providers().values():
+            for name in provider.api_key_env:
+                self.redact.add(os.environ.get(name))
+        if self.args.command == "providers":
+            print_providers(self.registry, self.stdout)
+            return 0
+        if self.args.command == "models":
+            print_models(self.registry, self.stdout, self.args.provider)
+            return 0
+        return self.chat()
+
+    def chat(self) -> int:
+        args = self.args
+        model = resolve_model_name(args)
+        prompt = None if args.interactive and args.prompt is None else read_prompt(args.prompt, self.stdin)
+        if self.debug:
+            self.registry.register(RequestLogger(), DEBUG_PLUGIN_NAME)
+        with make_client(args, self.registry, model) as client:
+            session = ChatSession(
+                client, model, args, stdout=self.stdout, stderr=self.stderr, report_error=self.report
+            )
+            if args.interactive:
+                return session.run_interactive(prompt, self.stdin)
+            assert prompt is not None
+            return session.run_once(prompt)
+
+    def report(self, error: BaseException) -> None:
+        """Print ``error`` as one line on stderr (with the traceback under --debug)."""
+        self.stdout.flush()
+        if self.debug:
+            self.stderr.write(self.redact("".join(traceback.format_exception(error))))
+        if isinstance(error, ChatplugError):
+            line = error_line(error, self.registry, key_given=bool(getattr(self.args, "api_key", None)))
+        else:
+            line = f"chatplug: internal error: {type(error).__name__}: {error}"
+            if not self.debug:
+                line += " (run with --debug for the traceback)"
+        self.stderr.write(self.redact(" ".join(line.split())) + "\n")
+        self.stderr.flush()
+
+
+def _interrupted(stdout: TextIO) -> int:
+    try:
+        if stdout.isatty():
+            stdout.write("\n")
+        stdout.flush()
+    except (OSError, ValueError):
+        pass
+    return EXIT_INTERRUPTED
+
+
+def _broken_pipe() -> int:
+    """stdout was closed early (``chatplug chat ... | head``): stop quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``chatplug`` command; return its exit code.
+
+    ``argv`` defaults to ``sys.argv[1:]``. A usage error exits with 2 (argparse
+    prints the usage), an API or network error with 1, Ctrl-C with 130.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = _Command(args, default_registry())
+    try:
+        return command.run()
+    except KeyboardInterrupt:
+        return _interrupted(command.stdout)
+    except BrokenPipeError:
+        return _broken_pipe()
+    except UsageError as error:
+        command.stderr.write(f"chatplug: error: {error}\n")
+        return EXIT_USAGE
+    except (ChatplugError, APIError) as error:
+        command.report(error)
+        return exit_code(error)
+    except Exception as error:  # noqa: BLE001 - a bug must still end with one clear line
+        command.report(error)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
