@@ -14,7 +14,7 @@ from chatplug._sse import SSEDecoder
 from chatplug.testing import FakeServer, Reply
 from core_support import API_KEY, FIXTURES, MESSAGES, completion_body
 
-COMPLETION_SAMPLES = ["glm-nonstream-glm46-reasoning.json", "glm-nonstream-reasoning.json", "glm-nonstream-tool-call.json"]
+COMPLETION_SAMPLES = sorted(p.name for p in FIXTURES.glob("*nonstream*.json"))
 CHUNK_SAMPLES = ["kimi-stream-final-chunk-usage-in-choice.json"]
 SSE_SAMPLES = sorted(p.name for p in FIXTURES.glob("*.sse"))
 ERROR_SAMPLES = sorted(p.name for p in FIXTURES.glob("*error*.json"))
@@ -191,3 +191,18 @@ def test_typed_response_reply_can_be_served_and_read_back(server: FakeServer, cl
     got = client.chat.completions.create(model="t-1", messages=MESSAGES)
     assert got.to_dict() == sent.to_dict()
     assert API_KEY not in repr(got)
+
+
+@pytest.mark.parametrize(
+    ("message", "cls"),
+    [
+        ({"role": "user", "content": "hi"}, chatplug.UserMessage),
+        ({"role": "tool", "content": "18C", "tool_call_id": "functions.get_weather:0"}, chatplug.ToolMessage),
+    ],
+)
+def test_required_fields_are_structured_and_type_checked(message: dict[str, Any], cls: type) -> None:
+    request = chatplug.from_dict({"model": "t-1", "messages": [message]}, chatplug.ChatCompletionRequest)
+    assert type(request.messages[0]) is cls
+    broken = {**message, "content": 42}
+    with pytest.raises(chatplug.APIResponseValidationError):
+        chatplug.from_dict({"model": "t-1", "messages": [broken]}, chatplug.ChatCompletionRequest)

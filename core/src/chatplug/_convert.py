@@ -158,7 +158,8 @@ def _field_code(cls: type, field: Any, env: dict[str, Any]) -> list[str]:
     if default is attrs.NOTHING:
         env["_bad"] = _bad_value
         where_missing = f"{cls.__name__}.{name}"
-        lines += [f"v = o.get({name!r})", "if v is None:", f"    _bad({where_missing!r}, 'a value', v)"]
+        # "else:" so the checks below run on the value, not under the "missing" branch
+        lines += [f"v = o.get({name!r})", "if v is None:", f"    _bad({where_missing!r}, 'a value', v)", "else:"]
     elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
         env[f"_factory_{name}"] = default.factory
         lines += [f"v = o.get({name!r})", "if v is None:", f"    v = _factory_{name}()", "else:"]

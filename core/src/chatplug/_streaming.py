@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 
 from chatplug._accumulate import ChunkAccumulator
-from chatplug._convert import structure_chunk
+from chatplug._convert import from_dict, structure_chunk
 from chatplug._sse import SSEDecoder
 from chatplug._transport import CallPlan, decode_body, has_observers, notify, status_error, transport_error
 from chatplug.errors import APIError, APIResponseValidationError, StreamInterruptedError
 from chatplug.events import RequestEvent
-from chatplug.types import ChatCompletion, ChatCompletionChunk
+from chatplug.types import ChatCompletion, ChatCompletionChunk, Usage
 
 __all__ = ["Stream", "AsyncStream", "StreamProcessor"]
 
@@ -88,6 +88,8 @@ class StreamProcessor:
                 raise status_error(self.plan, None, obj, self._headers)
             for canonical in normalize(obj):
                 chunk = structure_chunk(canonical)
+                if chunk.usage is None and chunk.choices:
+                    _lift_choice_usage(chunk)
                 add(chunk)
                 chunks.append(chunk)
         return chunks
@@ -114,6 +116,15 @@ class StreamProcessor:
     def partial(self) -> ChatCompletion:
         """The completion assembled from every chunk so far."""
         return self.accumulator.completion()
+
+
+def _lift_choice_usage(chunk: ChatCompletionChunk) -> None:
+    """Move a usage report found inside a choice (Kimi's place for it) to ``chunk.usage``."""
+    for choice in chunk.choices:
+        raw = choice._raw
+        if raw is not None and type(raw.get("usage")) is dict:
+            chunk.usage = from_dict(raw["usage"], Usage)
+            return
 
 
 class _StreamBase:
