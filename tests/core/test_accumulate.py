@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from core_support import FIXTURES, MESSAGES, chunk
-
 import chatplug
+import pytest
 from chatplug._accumulate import ChunkAccumulator
 from chatplug.testing import FakeServer, Reply
+from core_support import FIXTURES, MESSAGES, chunk
 
 
 def assemble(*wire_chunks: dict[str, Any]) -> chatplug.ChatCompletion:

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from core_support import API_KEY, FIXTURES, MESSAGES, TEST_PROVIDER, ProviderPlugin, chunk
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 import chatplug
+import pytest
 from chatplug._sse import SSEDecoder
 from chatplug._streaming import StreamProcessor
 from chatplug.testing import FakeServer, Reply
+from core_support import API_KEY, FIXTURES, MESSAGES, TEST_PROVIDER, ProviderPlugin, chunk
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 def decode_all(*pieces: bytes) -> list[tuple[str | None, bytes]]:
