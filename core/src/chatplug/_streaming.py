@@ -197,6 +197,8 @@ class Stream(_StreamBase):
                         notify(plan.hook.chatplug_on_chunk, request=self._event, chunk=chunk)
                     yield chunk
                 if processor.done:
+                    for _ in source:  # read to the body's end so the connection returns to the pool
+                        pass
                     break
                 data = next(source, b"")
                 if not data:
@@ -273,6 +275,8 @@ class AsyncStream(_StreamBase):
                         notify(plan.hook.chatplug_on_chunk, request=self._event, chunk=chunk)
                     yield chunk
                 if processor.done:
+                    async for _ in source:  # read to the body's end so the connection returns to the pool
+                        pass
                     break
                 data = await anext(source, b"")
                 if not data:
