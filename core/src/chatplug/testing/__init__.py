@@ -5,8 +5,48 @@ Import this only from tests: it is not loaded by ``import chatplug``.
 - :class:`FakeServer`: a real HTTP server on 127.0.0.1 speaking the
   chat-completions wire format, with scripted replies and injected faults.
 - :class:`Reply`: one scripted reply.
+- :class:`ProviderConformance`: a test class a provider plugin's author
+  subclasses, with :class:`Transcript` and :class:`ErrorSample` to point it at
+  recorded data (needs pytest).
+
+This module is also a pytest plugin (opt-in)::
+
+    # conftest.py
+    pytest_plugins = ["chatplug.testing"]
+
+which provides the fixtures ``chatplug_registry`` (an isolated plugin
+registry), ``chatplug_env`` (the environment scrubbed of provider keys) and
+``fake_server`` (a running :class:`FakeServer`). FakeServer and Reply work
+without pytest installed.
 """
 
-from chatplug.testing._server import FakeServer, RecordedRequest, Reply, sse_events
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["FakeServer", "RecordedRequest", "Reply", "sse_events"]
+from chatplug.testing._server import MALFORMED_LINE, FakeServer, RecordedRequest, Reply, sse_events
+
+__all__ = [
+    "MALFORMED_LINE",
+    "ErrorSample",
+    "FakeServer",
+    "ProviderConformance",
+    "RecordedRequest",
+    "Reply",
+    "Transcript",
+    "sse_events",
+]
+
+if TYPE_CHECKING:
+    from chatplug.testing._conformance import ErrorSample, ProviderConformance, Transcript
+else:
+    try:
+        import pytest  # noqa: F401 - the pytest parts need it
+    except ImportError:  # pragma: no cover - FakeServer alone still works
+
+        def __getattr__(name: str) -> Any:
+            if name in ("ErrorSample", "ProviderConformance", "Transcript"):
+                raise ImportError(f"chatplug.testing.{name} needs pytest: pip install pytest")
+            raise AttributeError(name)
+
+    else:
+        from chatplug.testing._conformance import ErrorSample, ProviderConformance, Transcript
+        from chatplug.testing._fixtures import chatplug_env, chatplug_registry, fake_server  # noqa: F401

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["FakeServer", "Reply", "RecordedRequest", "sse_events"]
+__all__ = ["MALFORMED_LINE", "FakeServer", "RecordedRequest", "Reply", "sse_events"]
 
 
 def sse_events(text: str | bytes) -> list[bytes]:
@@ -39,14 +39,20 @@ def _encode_event(item: Any) -> bytes:
     return b"data: " + json.dumps(item, ensure_ascii=False).encode() + b"\n\n"
 
 
+#: The default malformed stream line: a ``data:`` field whose JSON is cut short.
+MALFORMED_LINE = b'data: {"id": "broken", "choices": [{"delta": {"content": "unterminated\n\n'
+
+
 @attrs.frozen
 class Reply:
     """One scripted response, with optional faults.
 
-    Build one with :meth:`json`, :meth:`sse`, :meth:`sse_file` or :meth:`error`.
-    Faults: ``delay_before_headers`` and ``delay_between_chunks`` (seconds),
-    ``close_after_chunks`` / ``close_after_bytes`` (cut the connection there),
-    ``trickle`` (write the body in pieces of that many bytes).
+    Build one with :meth:`json`, :meth:`sse`, :meth:`sse_file`, :meth:`sse_bytes`,
+    :meth:`error` or :meth:`retry_later`. Faults: ``delay_before_headers`` and
+    ``delay_between_chunks`` (seconds), ``close_after_chunks`` /
+    ``close_after_bytes`` (cut the connection there), ``trickle`` (write the
+    body in pieces of that many bytes), ``malformed_line_at`` (send
+    ``malformed_line`` before stream event number N, counting from 0).
     """
 
     status: int = 200
@@ -58,6 +64,8 @@ class Reply:
     close_after_chunks: int | None = None
     close_after_bytes: int | None = None
     trickle: int | None = None
+    malformed_line_at: int | None = None
+    malformed_line: bytes = MALFORMED_LINE
 
     @classmethod
     def json(cls, body: Any, *, status: int = 200, headers: Mapping[str, str] | None = None, **faults: Any) -> Reply:
@@ -76,6 +84,28 @@ class Reply:
         raw = body.encode() if isinstance(body, str) else (body or b"")
         merged = {"Content-Type": "text/html; charset=utf-8", **(headers or {})}
         return cls(status=status, headers=tuple(merged.items()), body=raw, **faults)
+
+    @classmethod
+    def retry_later(
+        cls,
+        status: int = 429,
+        retry_after: float | str = 1,
+        body: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **faults: Any,
+    ) -> Reply:
+        """A 429 or 503 (or any status) carrying a ``Retry-After`` header.
+
+        ``retry_after`` is seconds (a number) or an HTTP date (a string).
+        ``body`` defaults to an OpenAI-style error naming the status.
+        """
+        value = retry_after if isinstance(retry_after, str) else _seconds(retry_after)
+        if body is None:
+            kind = "rate_limit_exceeded" if status == 429 else "service_unavailable"
+            body = {"error": {"message": f"FakeServer: HTTP {status}, retry later", "type": kind}}
+        merged = {"Retry-After": value, **(headers or {})}
+        return cls.error(status, body, headers=merged, **faults)
 
     @classmethod
     def sse(
@@ -172,6 +202,20 @@ class FakeServer:
         with self._lock:
             self._queue.extend(replies)
         return self
+
+    @property
+    def last_request(self) -> RecordedRequest:
+        """The most recent request received (``AssertionError`` if none was)."""
+        if not self.requests:
+            raise AssertionError("FakeServer received no request")
+        return self.requests[-1]
+
+    def reset(self) -> None:
+        """Forget recorded requests and drop queued replies (the server keeps running)."""
+        with self._lock:
+            self._queue.clear()
+        self.requests.clear()
+        self.client_disconnected.clear()
 
     def pending(self) -> int:
         """Replies queued and not served yet."""
@@ -320,7 +364,7 @@ class FakeServer:
         if not streaming:
             return await self._write_body(request, reply, reader, writer)
         sent_bytes = 0
-        for number, piece in enumerate(reply.chunks or ()):
+        for number, piece in enumerate(_with_malformed_line(reply)):
             if reply.close_after_chunks is not None and number >= reply.close_after_chunks:
                 return self._cut(writer)
             if number and not await self._wait(reply.delay_between_chunks, reader, request):
@@ -368,6 +412,17 @@ class FakeServer:
     def _cut(writer: asyncio.StreamWriter) -> bool:
         writer.transport.abort()
         return False
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _with_malformed_line(reply: Reply) -> list[bytes]:
+    chunks = list(reply.chunks or ())
+    if reply.malformed_line_at is not None:
+        chunks.insert(min(reply.malformed_line_at, len(chunks)), reply.malformed_line)
+    return chunks
 
 
 def _pieces(data: bytes, size: int | None) -> list[bytes]:
