@@ -157,7 +157,8 @@ def test_unknown_code_falls_back_to_status(
 def test_error_inside_stream_is_mapped_with_partial(client: chatplug.Client, server: FakeServer) -> None:
     """A ``data: {"error": ...}`` event mid-stream raises the mapped class, with what came before."""
     server.add(Reply.sse([
-        {"id": "s1", "created": 1, "model": "glm-4.6", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Once"}}]},
+        {"id": "s1", "created": 1, "model": "glm-4.6",
+         "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Once"}}]},
         {"error": {"code": "1301", "message": "系统检测到输入或生成内容可能包含不安全或敏感内容"}},
     ], done=False))
     received = []
@@ -173,7 +174,9 @@ def test_error_inside_stream_is_mapped_with_partial(client: chatplug.Client, ser
     assert len(server.requests) == 1
 
 
-def test_other_providers_keep_status_mapping(client: chatplug.Client, server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_providers_keep_status_mapping(
+    client: chatplug.Client, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The GLM mapping applies to GLM only: the same body from another provider is a plain 429."""
     monkeypatch.setenv("OTHER_TEST_KEY", "other-key-0123456789")
     server.default = Reply.error(429, fixture_json("glm-error-1113-arrears-zh.json"))

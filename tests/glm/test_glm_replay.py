@@ -64,7 +64,7 @@ def check_nonstream_tool_call(reply: chatplug.ChatCompletion) -> None:
 
 def check_nonstream_glm46(reply: chatplug.ChatCompletion) -> None:
     message = reply.choices[0].message
-    assert message.content == "\n您好！我是智谱AI训练的GLM大语言模型，旨在通过自然语言处理技术为用户提供信息和帮助。"
+    assert message.content == "\n您好！我是智谱AI训练的GLM大语言模型，旨在通过自然语言处理技术为用户提供信息和帮助。"  # noqa: RUF001
     assert message.reasoning_content is not None and message.reasoning_content.startswith("\n收到用户的问候")
     assert reply.choices[0].finish_reason == "stop"
     assert reply.model == "glm-4.6"
@@ -247,8 +247,10 @@ def test_stream_tool_call_final_is_fed_back_unchanged(client: chatplug.Client, s
     """The assembled assistant turn goes back in the history with its tool call id byte for byte."""
     server.add(Reply.sse_file(fixture_path("glm-stream-tool-call.sse")))
     server.add(Reply.json(fixture_json("glm-nonstream-reasoning.json")))
-    with client.chat.completions.create(model="glm-4.7-flash", messages=MESSAGES, tools=[WEATHER_TOOL], stream=True) as s:
-        final = s.get_final_completion()
+    with client.chat.completions.create(
+        model="glm-4.7-flash", messages=MESSAGES, tools=[WEATHER_TOOL], stream=True
+    ) as stream:
+        final = stream.get_final_completion()
     assistant = final.choices[0].message
     history = [
         *MESSAGES,

@@ -119,7 +119,8 @@ def test_parallel_tool_calls(client: chatplug.Client, server: FakeServer, shape:
         final = stream.get_final_completion()
     calls = final.choices[0].message.tool_calls
     assert calls is not None
-    assert [(c.id, json.loads(c.function.arguments)["city"]) for c in calls] == [("call_a", "Paris"), ("call_b", "Rome")]
+    cities = [(c.id, json.loads(c.function.arguments)["city"]) for c in calls]
+    assert cities == [("call_a", "Paris"), ("call_b", "Rome")]
     assert final.choices[0].finish_reason == "tool_calls"
 
 
