@@ -9,7 +9,8 @@ import chatplug
 import chatplug_kimi
 import pytest
 from chatplug.testing import FakeServer
-from kimi_support import API_KEY
+
+from .kimi_support import API_KEY
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import chatplug
 import chatplug_kimi
 import pytest
 from chatplug.testing import FakeServer, Reply
-from kimi_support import API_KEY, chunk, completion, load_fixture
+
+from .kimi_support import API_KEY, chunk, completion, load_fixture
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
@@ -156,9 +157,11 @@ def test_error_type_wins_over_status(server: FakeServer, client: chatplug.Client
 def test_error_event_inside_stream(server: FakeServer, client: chatplug.Client) -> None:
     server.add(Reply.sse([chunk({"role": "assistant", "content": "Par"}),
                           load_fixture("kimi-error-rate-limit-rpm.json")], done=False))
-    with client.chat.completions.create(model="kimi-k2-0905-preview", messages=MESSAGES, stream=True) as stream:
-        with pytest.raises(chatplug.RateLimitError) as info:
-            list(stream)
+    with (
+        client.chat.completions.create(model="kimi-k2-0905-preview", messages=MESSAGES, stream=True) as stream,
+        pytest.raises(chatplug.RateLimitError) as info,
+    ):
+        list(stream)
     assert info.value.status_code is None
     assert info.value.partial is not None and info.value.partial.choices[0].message.content == "Par"
     assert len(server.requests) == 1  # a started stream is never retried

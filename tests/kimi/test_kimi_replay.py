@@ -9,7 +9,7 @@ import chatplug
 import pytest
 from chatplug.testing import FakeServer, Reply
 
-from kimi_support import API_KEY, FIXTURES, load_fixture
+from .kimi_support import API_KEY, FIXTURES, load_fixture
 
 MESSAGES = [{"role": "user", "content": "What can you do?"}]
 
