@@ -8,8 +8,6 @@ records delays instead of waiting.
 
 from __future__ import annotations
 
-from typing import Any
-
 import chatplug
 import pytest
 from chatplug.testing import FakeServer, Reply
@@ -40,6 +38,7 @@ TABLE = [
 ]
 
 MAX_RETRIES = 2
+ErrorClass = type[chatplug.APIStatusError]
 
 
 def expected_requests(retried: bool) -> int:
@@ -48,13 +47,14 @@ def expected_requests(retried: bool) -> int:
 
 @pytest.mark.parametrize(("name", "status", "cls", "retried"), RECORDED, ids=[r[0] for r in RECORDED])
 def test_recorded_error_sync(
-    client: chatplug.Client, server: FakeServer, name: str, status: int, cls: type[Exception], retried: bool
+    client: chatplug.Client, server: FakeServer, name: str, status: int,
+    cls: ErrorClass, retried: bool,
 ) -> None:
     body = fixture_json(name)
     server.default = Reply.error(status, body)
     with pytest.raises(cls) as caught:
         client.chat.completions.create(model="glm-4.6", messages=MESSAGES)
-    error: Any = caught.value
+    error = caught.value
     assert type(error) is cls
     assert error.code == body["error"]["code"]
     assert error.message == body["error"]["message"]  # Chinese kept as sent
@@ -71,14 +71,15 @@ def test_recorded_error_sync(
 @pytest.mark.anyio
 @pytest.mark.parametrize(("name", "status", "cls", "retried"), RECORDED, ids=[r[0] for r in RECORDED])
 async def test_recorded_error_async(
-    aclient: chatplug.AsyncClient, server: FakeServer, name: str, status: int, cls: type[Exception], retried: bool
+    aclient: chatplug.AsyncClient, server: FakeServer, name: str, status: int,
+    cls: ErrorClass, retried: bool,
 ) -> None:
     body = fixture_json(name)
     server.default = Reply.error(status, body)
     with pytest.raises(cls) as caught:
         await aclient.chat.completions.create(model="glm-4.6", messages=MESSAGES)
     assert type(caught.value) is cls
-    assert caught.value.code == body["error"]["code"]  # type: ignore[attr-defined]
+    assert caught.value.code == body["error"]["code"]
     assert len(server.requests) == expected_requests(retried)
     assert len(aclient._sleep) == (MAX_RETRIES if retried else 0)  # type: ignore[arg-type]
 
@@ -109,15 +110,16 @@ def test_request_id_kept_on_error(client: chatplug.Client, server: FakeServer) -
 
 @pytest.mark.parametrize(("code", "status", "cls", "retried"), TABLE, ids=[r[0] for r in TABLE])
 def test_code_table(
-    client: chatplug.Client, server: FakeServer, code: str, status: int, cls: type[Exception], retried: bool
+    client: chatplug.Client, server: FakeServer, code: str, status: int,
+    cls: ErrorClass, retried: bool,
 ) -> None:
     message = f"GLM says {code}"
     server.default = Reply.error(status, {"error": {"code": code, "message": message}})
     with pytest.raises(cls) as caught:
         client.chat.completions.create(model="glm-4.6", messages=MESSAGES)
     assert type(caught.value) is cls
-    assert caught.value.code == code  # type: ignore[attr-defined]
-    assert caught.value.message == message  # type: ignore[attr-defined]
+    assert caught.value.code == code
+    assert caught.value.message == message
     assert len(server.requests) == expected_requests(retried)
 
 
@@ -143,14 +145,15 @@ def test_rate_limit_before_stream_is_retried(client: chatplug.Client, server: Fa
 @pytest.mark.parametrize(("status", "cls", "retried"), [(400, chatplug.BadRequestError, False),
                                                         (503, chatplug.InternalServerError, True)])
 def test_unknown_code_falls_back_to_status(
-    client: chatplug.Client, server: FakeServer, status: int, cls: type[Exception], retried: bool
+    client: chatplug.Client, server: FakeServer, status: int,
+    cls: ErrorClass, retried: bool,
 ) -> None:
     server.default = Reply.error(status, {"error": {"code": "1999", "message": "未知错误"}})
     with pytest.raises(cls) as caught:
         client.chat.completions.create(model="glm-4.6", messages=MESSAGES)
     assert type(caught.value) is cls
-    assert caught.value.code == "1999"  # type: ignore[attr-defined]
-    assert caught.value.message == "未知错误"  # type: ignore[attr-defined]
+    assert caught.value.code == "1999"
+    assert caught.value.message == "未知错误"
     assert len(server.requests) == expected_requests(retried)
 
 

@@ -255,7 +255,7 @@ def test_stream_tool_call_final_is_fed_back_unchanged(client: chatplug.Client, s
     history = [
         *MESSAGES,
         assistant,
-        {"role": "tool", "tool_call_id": assistant.tool_calls[0].id, "content": "sunny"},  # type: ignore[index]
+        {"role": "tool", "tool_call_id": assistant.tool_calls[0].id, "content": "sunny"},
     ]
     client.chat.completions.create(model="glm-4.7-flash", messages=history, tools=[WEATHER_TOOL])
     sent = server.requests[1].json()["messages"]

@@ -112,7 +112,7 @@ def test_glm_checks_do_not_touch_other_providers(
 # ---------------------------------------------------------------- reasoning round trip
 
 
-HISTORY = [
+HISTORY: list[dict[str, Any]] = [
     {"role": "user", "content": "Weather in Florence?"},
     {
         "role": "assistant",

@@ -59,7 +59,7 @@ def test_tool_stream_fragments_sync(client: chatplug.Client, server: FakeServer,
     with client.chat.completions.create(
         model="glm-4.6", messages=MESSAGES, stream=True, extra_body={"tool_stream": True}
     ) as stream:
-        fragments = [c.choices[0].delta.tool_calls[0].function.arguments  # type: ignore[index, union-attr]
+        fragments = [c.choices[0].delta.tool_calls[0].function.arguments
                      for c in stream if c.choices[0].delta.tool_calls]
         final = stream.get_final_completion()
     assert fragments == ["", '{"city"', ': "Bei', 'jing", "unit"', ': "celsius"}']  # each arrives as sent
