@@ -81,6 +81,7 @@ QUESTION = [{"role": "user", "content": "What is new in Python 3.14?"}]
 def _search_round_trip(client: chatplug.Client, *, stream: bool) -> chatplug.ChatCompletion:
     messages: list[Any] = list(QUESTION)
     tools = [web_search_tool()]
+    reply: chatplug.ChatCompletion
     while True:
         if stream:
             with client.chat.completions.create(model="kimi-k2-0905-preview", messages=messages, tools=tools,
