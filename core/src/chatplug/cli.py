@@ -68,7 +68,10 @@ class _Command:
     def chat(self) -> int:
         args = self.args
         model = resolve_model_name(args)
-        prompt = None if args.interactive and args.prompt is None else read_prompt(args.prompt, self.stdin)
+        if args.interactive:  # stdin carries the next turns; the argument is only the first
+            prompt = args.prompt if args.prompt not in (None, "-") else None
+        else:
+            prompt = read_prompt(args.prompt, self.stdin)
         if self.debug:
             self.registry.register(RequestLogger(), DEBUG_PLUGIN_NAME)
         with make_client(args, self.registry, model) as client:
