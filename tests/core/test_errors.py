@@ -52,7 +52,7 @@ def test_each_status_maps_to_its_class(status: int, cls: type, server: FakeServe
 @pytest.mark.anyio
 @pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES)
 async def test_each_status_maps_to_its_class_async(
-    status: int, cls: type, server: FakeServer, aclient: chatplug.AsyncClient
+    status: int, cls: type[chatplug.APIStatusError], server: FakeServer, aclient: chatplug.AsyncClient
 ) -> None:
     aclient.max_retries = 0
     server.add(Reply.error(status, error_body()))
