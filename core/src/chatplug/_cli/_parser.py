@@ -73,8 +73,10 @@ def _add_chat(subparsers: Any) -> None:
     )
     chat.add_argument("-i", "--interactive", action="store_true", help="multi-turn chat; /exit or Ctrl-D leaves")
     chat.add_argument("-s", "--system", metavar="TEXT", help="system prompt")
-    chat.add_argument("--temperature", type=float, metavar="T")
-    chat.add_argument("--max-tokens", type=_positive_int, metavar="N")
+    chat.add_argument(
+        "--temperature", type=float, metavar="T", help="sampling temperature (checked against the provider's range)"
+    )
+    chat.add_argument("--max-tokens", type=_positive_int, metavar="N", help="most tokens the reply may use")
     chat.add_argument(
         "-o",
         "--option",
