@@ -109,6 +109,7 @@ class PluginRegistry:
                 return
             if self._load_entrypoints:
                 self._load_entry_points()
+                self._load_config_providers()
             self._loaded = True
             self._collect_providers()
 
@@ -129,6 +130,23 @@ class PluginRegistry:
                 self._fail(ep.name, dist, version, f"import failed: {type(exc).__name__}: {exc}", exc)
                 continue
             self._register(plugin, ep.name, dist, version)
+
+    def _load_config_providers(self) -> None:
+        """Providers declared in the TOML file (see :mod:`chatplug.config`), reported like a plugin."""
+        from chatplug import config
+
+        allow = _names(self._environ.get(ENV_ALLOW))
+        block = _names(self._environ.get(ENV_BLOCK)) or frozenset()
+        if config.PLUGIN_NAME in block or (allow is not None and config.PLUGIN_NAME not in allow):
+            return
+        try:
+            plugin = config.load_plugin(self._environ)
+        except config.ConfigError as exc:
+            where = f"line {exc.line}: " if exc.line is not None else ""
+            self._fail(config.PLUGIN_NAME, str(exc.path), None, where + exc.problem, exc)
+            return
+        if plugin is not None:
+            self._register(plugin, config.PLUGIN_NAME, str(plugin.path), None)
 
     def _register(self, plugin: object, name: str, dist: str | None, version: str | None) -> bool:
         try:
