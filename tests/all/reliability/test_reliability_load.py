@@ -11,11 +11,10 @@ import asyncio
 import gc
 import os
 
+import chatplug
 import httpx
 import pytest
 from reliability_support import API_KEY, EchoStreamServer, checked_out, make_registry, pool_of
-
-import chatplug
 
 STREAMS = 500
 CHUNKS = 50
