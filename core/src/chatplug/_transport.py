@@ -75,6 +75,16 @@ class CallPlan:
                 text = text.replace(secret, REDACTED)
         return text
 
+    def scrub_value(self, value: Any) -> Any:
+        """``value`` (parsed JSON or text) with every secret in its strings replaced by ``***``."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {key: self.scrub_value(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.scrub_value(item) for item in value]
+        return value
+
 
 def notify(caller: Any, **kwargs: Any) -> None:
     """Call every implementation of an observer hook, each isolated from the others.
@@ -122,6 +132,7 @@ def status_error(plan: CallPlan, status_code: int | None, body: Any, headers: Ma
     if scrubbed != error.message:
         error.message = scrubbed
         error.args = (scrubbed,)
+    error.body = plan.scrub_value(error.body)  # a server may echo the key back in its error body
     return error
 
 
