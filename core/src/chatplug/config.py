@@ -229,6 +229,9 @@ def load_providers(path: str | Path) -> list[Provider]:
         problem = _POSITION.sub("", message).strip()
         if found:
             problem += f" (column {found.group(2)})"
+        elif "(at end of document)" in message:
+            line = max(len(text.splitlines()), 1)
+            problem = problem.replace("(at end of document)", "(at the end of the file)")
         raise ConfigError(path, line, f"not valid TOML: {problem}") from None
     where = _Locator(text)
     unknown = sorted(set(data) - {"providers"})
