@@ -195,3 +195,39 @@ def test_ctrl_c_during_a_stream_exits_130_and_closes_the_connection(server: Fake
     assert len(output) < len(transcript_text("kimi-stream-k2-0905.sse")) * 20  # it stopped early
     assert server.client_disconnected.wait(RUN_TIMEOUT)
     assert server.requests[0].disconnected
+
+
+def test_a_key_echoed_back_by_the_server_is_never_printed(server: FakeServer) -> None:
+    # some gateways quote the key they rejected; the command must not pass it on
+    body = {"error": {"message": f"Incorrect API key provided: {SECRET_KEY}", "type": "incorrect_api_key_error"}}
+    server.add(Reply.error(401, body))
+    result = run(["chat", "hi", "-m", "kimi-k2-0905-preview", "--base-url", server.base_url, "--api-key", SECRET_KEY])
+    assert result.returncode == 1
+    line = assert_one_line_error(result.stderr)  # also asserts the key is absent
+    assert "Incorrect API key provided: ***" in line
+
+
+def test_output_closed_early_ends_quietly(server: FakeServer) -> None:
+    # `chatplug chat ... | head -c 1`: the reader goes away while the reply streams
+    events = sse_events((FIXTURES / "kimi-stream-k2-0905.sse").read_bytes())
+    server.add(Reply.sse(events * 20, done=False, delay_between_chunks=0.05))
+    process = subprocess.Popen(
+        command("chat", "hi", "-m", "kimi-k2-0905-preview", "--base-url", server.base_url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(KIMI_KEY),
+    )
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        assert _read_until(process.stdout.fileno(), b"I")
+        process.stdout.close()
+        returncode = process.wait(timeout=RUN_TIMEOUT)
+        stderr = process.stderr.read().decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert returncode == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+    assert server.client_disconnected.wait(RUN_TIMEOUT)  # the stream was closed, not left running
