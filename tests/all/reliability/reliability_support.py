@@ -114,21 +114,24 @@ class Harness:
     attempt recorder counts what the client tried, the server what it received.
     """
 
-    def __init__(self, mode: str, base_url: str, **client_options: Any) -> None:
+    def __init__(self, mode: str, base_url: str, *, provider: str = "rel", model: str = "rel-1",
+                 plugins: tuple[object, ...] = (), **client_options: Any) -> None:
         self.mode = mode
         self.base_url = base_url
+        self.provider = provider
+        self.model = model
         self.client_options = client_options
-        self.registry, self.recorder = make_registry()
+        self.registry, self.recorder = make_registry(*plugins)
         self.sleeps: list[float] = []
 
     def _sync_client(self) -> chatplug.Client:
-        client = chatplug.Client(provider="rel", api_key=API_KEY, base_url=self.base_url,
+        client = chatplug.Client(provider=self.provider, api_key=API_KEY, base_url=self.base_url,
                                  registry=self.registry, **self.client_options)
         client._sleep = self.sleeps.append
         return client
 
     def _async_client(self) -> chatplug.AsyncClient:
-        client = chatplug.AsyncClient(provider="rel", api_key=API_KEY, base_url=self.base_url,
+        client = chatplug.AsyncClient(provider=self.provider, api_key=API_KEY, base_url=self.base_url,
                                       registry=self.registry, **self.client_options)
 
         async def record(delay: float) -> None:
@@ -142,11 +145,11 @@ class Harness:
         params.setdefault("messages", MESSAGES)
         if self.mode == "sync":
             with self._sync_client() as client:
-                return client.chat.completions.create(model="rel-1", **params)
+                return client.chat.completions.create(model=self.model, **params)
 
         async def run() -> chatplug.ChatCompletion:
             async with self._async_client() as client:
-                return await client.chat.completions.create(model="rel-1", **params)
+                return await client.chat.completions.create(model=self.model, **params)
 
         return asyncio.run(run())
 
@@ -155,14 +158,14 @@ class Harness:
         params.setdefault("messages", MESSAGES)
         if self.mode == "sync":
             with self._sync_client() as client, client.chat.completions.create(
-                model="rel-1", stream=True, **params
+                model=self.model, stream=True, **params
             ) as stream:
                 chunks = list(stream)
                 return chunks, stream.get_final_completion()
 
         async def run() -> tuple[list[chatplug.ChatCompletionChunk], chatplug.ChatCompletion]:
             async with self._async_client() as client:
-                stream = await client.chat.completions.create(model="rel-1", stream=True, **params)
+                stream = await client.chat.completions.create(model=self.model, stream=True, **params)
                 async with stream:
                     chunks = [item async for item in stream]
                     return chunks, await stream.get_final_completion()
