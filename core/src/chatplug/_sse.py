@@ -16,21 +16,32 @@ ServerSentEvent = tuple[str | None, bytes]
 
 _CR = b"\r"
 _LF = b"\n"
+_BOM = b"\xef\xbb\xbf"
 
 
 class SSEDecoder:
     """Feed it bytes as they arrive; it returns the events completed so far."""
 
-    __slots__ = ("_buffer", "_data", "_event", "_held_cr")
+    __slots__ = ("_buffer", "_data", "_event", "_held_cr", "_started")
 
     def __init__(self) -> None:
         self._buffer = b""
         self._data: list[bytes] = []
         self._event: str | None = None
         self._held_cr = False
+        self._started = False
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode ``chunk`` and return every event it completes."""
+        if not self._started:
+            # A UTF-8 byte order mark may open the stream (it can arrive split); it is not part of the first line.
+            head = self._buffer + chunk
+            if len(head) < 3 and _BOM.startswith(head):
+                self._buffer = head
+                return []
+            self._started = True
+            self._buffer = b""
+            chunk = head[3:] if head.startswith(_BOM) else head
         if self._held_cr:
             # A CR ended the previous chunk: if this one starts with LF, that
             # LF belongs to the same CRLF line ending.

@@ -41,6 +41,11 @@ def test_crlf_split_between_cr_and_lf_is_one_line_ending() -> None:
     assert decode_all(b"data: a\r", b"\ndata: b\r\n\r\n") == [(None, b"a\nb")]
 
 
+@pytest.mark.parametrize("pieces", [[b"\xef\xbb\xbfdata: x\n\n"], [b"\xef", b"\xbb", b"\xbfdata: x\n\n"]])
+def test_a_leading_byte_order_mark_does_not_lose_the_first_event(pieces: list[bytes]) -> None:
+    assert decode_all(*pieces) == [(None, b"x")]
+
+
 def test_comments_are_ignored() -> None:
     assert decode_all(b": keep-alive\n\n:another\ndata: x\n\n") == [(None, b"x")]
 
@@ -196,11 +201,12 @@ def test_any_split_of_a_recorded_stream_gives_the_same_chunks_and_completion(pat
     path=st.sampled_from(RECORDED),
     newline=st.sampled_from([b"\n", b"\r\n", b"\r"]),
     cuts=st.lists(st.integers(min_value=0, max_value=100_000), max_size=30),
+    bom=st.booleans(),
 )
-def test_decoder_is_split_and_line_ending_independent(path: Any, newline: bytes, cuts: list[int]) -> None:
+def test_decoder_is_split_and_line_ending_independent(path: Any, newline: bytes, cuts: list[int], bom: bool) -> None:
     data = path.read_bytes().replace(b"\r\n", b"\n")
     reference = decode_all(data)
-    converted = data.replace(b"\n", newline)
+    converted = (b"\xef\xbb\xbf" if bom else b"") + data.replace(b"\n", newline)
     assert decode_all(*_split(converted, cuts)) == reference
 
 
