@@ -54,9 +54,7 @@ class _Command:
 
     def run(self) -> int:
         configure_logging(self.redact, debug=self.debug, quiet_plugin_warnings=self.args.command != "chat")
-        for provider in self.registry.providers().values():
-            for name in provider.api_key_env:
-                self.redact.add(os.environ.get(name))
+        self.redact.add_provider_keys(self.registry)
         if self.args.command == "providers":
             print_providers(self.registry, self.stdout)
             return 0

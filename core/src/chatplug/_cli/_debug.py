@@ -45,16 +45,11 @@ class Redactor:
             text = text.replace(secret, REDACTED)
         return text
 
-    @classmethod
-    def for_environment(
-        cls, registry: PluginRegistry, api_key: str | None, environ: Mapping[str, str] = os.environ
-    ) -> Redactor:
-        """A redactor for ``api_key`` and the value of every provider's key env var."""
-        redactor = cls([api_key])
+    def add_provider_keys(self, registry: PluginRegistry, environ: Mapping[str, str] = os.environ) -> None:
+        """Also hide the value of every installed provider's key env var."""
         for provider in registry.providers().values():
             for name in provider.api_key_env:
-                redactor.add(environ.get(name))
-        return redactor
+                self.add(environ.get(name))
 
 
 class _RedactingFormatter(logging.Formatter):
