@@ -350,3 +350,26 @@ def test_values_inside_the_limits_are_sent_unchanged(server: FakeServer, client:
         1, 0.01, ["a", "b"], 3, "none")
 
 
+
+
+def test_a_plain_openai_compatible_endpoint_needs_no_plugin(server: FakeServer) -> None:
+    server.add(Reply.json(completion_body("no plugin needed")))
+    with chatplug.Client(base_url=server.base_url, api_key=API_KEY,
+                         registry=chatplug.PluginRegistry(load_entrypoints=False)) as client:
+        reply = client.chat.completions.create(model="any-model", messages=MESSAGES)
+    assert reply.choices[0].message.content == "no plugin needed"
+    assert server.requests[0].json()["model"] == "any-model"
+
+
+@pytest.mark.anyio
+async def test_closing_an_async_stream_early_releases_the_connection(
+    server: FakeServer, aclient: chatplug.AsyncClient
+) -> None:
+    server.add(Reply.sse([chunk({"content": str(i)}) for i in range(50)] + [chunk({}, "stop")],
+                         delay_between_chunks=0.05))
+    stream = await aclient.chat.completions.create(model="t-1", messages=MESSAGES, stream=True)
+    async with stream:
+        first = await stream.__anext__()
+    await stream.close()  # twice is safe
+    assert first.choices[0].delta.content == "0"
+    assert server.client_disconnected.wait(10)

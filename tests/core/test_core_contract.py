@@ -17,7 +17,6 @@ from core_support import API_KEY, FIXTURES, MESSAGES, completion_body
 COMPLETION_SAMPLES = sorted(p.name for p in FIXTURES.glob("*nonstream*.json"))
 CHUNK_SAMPLES = ["kimi-stream-final-chunk-usage-in-choice.json"]
 SSE_SAMPLES = sorted(p.name for p in FIXTURES.glob("*.sse"))
-ERROR_SAMPLES = sorted(p.name for p in FIXTURES.glob("*error*.json"))
 
 
 def sse_data_events(path: Path) -> list[Any]:

@@ -270,3 +270,34 @@ def test_an_error_stays_raised_by_get_final_completion(server: FakeServer, clien
         list(stream)
     with pytest.raises(chatplug.StreamInterruptedError):
         stream.get_final_completion()
+
+
+# ------------------------------------------------ recorded provider error bodies
+
+ERROR_SAMPLES = sorted(FIXTURES.glob("*error*.json"))
+
+
+@pytest.mark.parametrize("path", ERROR_SAMPLES, ids=[p.name for p in ERROR_SAMPLES])
+def test_default_mapping_keeps_what_a_real_error_body_says(
+    path: Any, server: FakeServer, client: chatplug.Client
+) -> None:
+    import json
+
+    body = json.loads(path.read_bytes())
+    client.max_retries = 0
+    server.add(Reply.error(400, path.read_bytes().decode(), headers={"Content-Type": "application/json"}))
+    with pytest.raises(chatplug.BadRequestError) as info:
+        client.chat.completions.create(model="t-1", messages=MESSAGES)
+    error = info.value
+    assert error.body == body
+    assert error.message == body["error"]["message"]
+    assert error.code == (body["error"].get("code") or body["error"].get("type"))
+    assert error.request_id == body.get("request_id")
+    assert body["error"]["message"] in str(error)
+
+
+def test_cut_non_stream_body_is_retried(server: FakeServer, client: chatplug.Client) -> None:
+    server.add(Reply.json(completion_body("lost"), close_after_bytes=20), Reply.json(completion_body("whole")))
+    reply = client.chat.completions.create(model="t-1", messages=MESSAGES)
+    assert reply.choices[0].message.content == "whole"
+    assert len(server.requests) == 2
