@@ -133,7 +133,11 @@ class ErrorSample:
 
 
 def _fail(message: str) -> NoReturn:
-    pytest.fail(message, pytrace=False)
+    """Fail the check with ``message`` alone: no traceback, no chained exception."""
+    try:
+        pytest.fail(message, pytrace=False)
+    except pytest.fail.Exception as failure:
+        raise failure from None
 
 
 def _completion_body(model: str, content: str = "ok") -> dict[str, Any]:
@@ -781,18 +785,21 @@ class ProviderConformance:
             conformance_env.setenv(provider.api_key_env[0], key)
         caplog.set_level(logging.DEBUG, logger=PROJECT_NAME)
         seen: list[tuple[str, str]] = []
-        client = Client(provider=self.provider_id, base_url=conformance_server.base_url,
-                        api_key=key, max_retries=1, registry=registry)
-        client._sleep = lambda seconds: None
-        seen.append(("repr(client)", repr(client)))
         echo = {"error": {"message": f"Incorrect API key provided: {key}", "type": "invalid_authentication_error",
                           "code": "invalid_api_key"}}
-        conformance_server.add(Reply.json(_completion_body(model)))
-        conformance_server.add(Reply.error(401, echo))
-        conformance_server.add(Reply.retry_later(503, 0, echo), Reply.error(500, echo))
-        conformance_server.add(Reply.sse([{"error": echo["error"]}], done=False))
-        seen.append(("repr(completion)", repr(client.chat.completions.create(model=model, messages=_MESSAGES))))
-        for label, stream in (("401 error", False), ("503 then 500 error", False), ("error inside a stream", True)):
+        cases: list[tuple[str, list[Reply], bool, int]] = [
+            ("success", [Reply.json(_completion_body(model))], False, 0),
+            ("401 error", [Reply.error(401, echo)], False, 0),
+            ("503 then 500 error", [Reply.retry_later(503, 0, echo), Reply.error(500, echo)], False, 1),
+            ("error inside a stream", [Reply.sse([{"error": echo["error"]}], done=False)], True, 0),
+        ]
+        for label, replies, stream, retries in cases:
+            conformance_server.reset()
+            conformance_server.add(*replies)
+            client = Client(provider=self.provider_id, base_url=conformance_server.base_url,
+                            api_key=key, max_retries=retries, registry=registry)
+            client._sleep = lambda seconds: None
+            seen.append(("repr(client)", repr(client)))
             try:
                 if stream:
                     with client.chat.completions.create(model=model, messages=_MESSAGES, stream=True) as chunks:
@@ -800,14 +807,17 @@ class ProviderConformance:
                         for _ in chunks:
                             pass
                 else:
-                    client.chat.completions.create(model=model, messages=_MESSAGES)
+                    seen.append(("repr(completion)", repr(client.chat.completions.create(
+                        model=model, messages=_MESSAGES))))
             except APIError as exc:
                 seen.append((f"str(error) for the {label}", str(exc)))
                 seen.append((f"repr(error) for the {label}", repr(exc)))
                 seen.append((f"error.args for the {label}", repr(exc.args)))
             else:
-                _fail(f"{self._label()} the {label} reply did not raise")
-        client.close()
+                if label != "success":
+                    _fail(f"{self._label()} the {label} reply did not raise")
+            finally:
+                client.close()
         seen += [(f"log record {r.name}:{r.levelname}", r.getMessage()) for r in caplog.records]
         seen += [("an observer event", text) for text in recorder.seen]
         leaks = [where for where, text in seen if key in text]
