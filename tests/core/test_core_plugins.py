@@ -295,3 +295,24 @@ def test_prepare_payload_can_reject_before_any_io(
     with pytest.raises(chatplug.InvalidRequestError, match="seed"):
         client.chat.completions.create(model="t-1", messages=MESSAGES, seed=1)
     assert server.requests == []
+
+
+# ------------------------------------------------------------- documentation
+
+
+def test_every_hook_is_documented_with_arguments_and_an_example() -> None:
+    import inspect
+
+    from chatplug import hookspecs
+
+    reference = (Path(__file__).parents[2] / "docs" / "hooks.md").read_text()
+    specs = [name for name, value in vars(hookspecs).items()
+             if name.startswith("chatplug_") and inspect.isfunction(value)]
+    assert len(specs) >= 10
+    for name in specs:
+        function = getattr(hookspecs, name)
+        assert function.__doc__ and function.__doc__.strip(), f"{name} has no docstring"
+        assert name in reference, f"{name} is not in docs/hooks.md"
+        for argument in inspect.signature(function).parameters:
+            assert argument in reference, f"{name}({argument}) is not explained in docs/hooks.md"
+    assert "@chatplug.hookimpl" in reference or "@hookimpl" in reference

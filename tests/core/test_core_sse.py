@@ -219,3 +219,18 @@ def test_stream_processor_gives_the_same_chunks_and_completion_for_any_split(
     reference = _process(client, [data])
     assert reference[0]
     assert _process(client, _split(data, cuts)) == reference
+
+
+@pytest.mark.anyio
+async def test_async_event_error_raises_the_mapped_error_with_partial(
+    server: FakeServer, aclient: chatplug.AsyncClient
+) -> None:
+    server.add(Reply.sse([
+        chunk({"role": "assistant", "content": "Hel"}),
+        b'event: error\ndata: {"error": {"message": "overloaded", "code": "server_busy"}}\n\n',
+    ], done=False))
+    stream = await aclient.chat.completions.create(model="t-1", messages=MESSAGES, stream=True)
+    with pytest.raises(chatplug.APIStatusError) as info:
+        await stream.get_final_completion()
+    assert (info.value.message, info.value.code) == ("overloaded", "server_busy")
+    assert info.value.partial is not None and info.value.partial.choices[0].message.content == "Hel"
