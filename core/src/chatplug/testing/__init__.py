@@ -11,7 +11,7 @@ Import this only from tests: it is not loaded by ``import chatplug``.
 
 This module is also a pytest plugin (opt-in)::
 
-    # conftest.py
+    # the top-level conftest.py (pytest allows pytest_plugins only there)
     pytest_plugins = ["chatplug.testing"]
 
 which provides the fixtures ``chatplug_registry`` (an isolated plugin
@@ -32,11 +32,15 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "Transcript",
+    "chatplug_env",
+    "chatplug_registry",
+    "fake_server",
     "sse_events",
 ]
 
 if TYPE_CHECKING:
     from chatplug.testing._conformance import ErrorSample, ProviderConformance, Transcript
+    from chatplug.testing._fixtures import chatplug_env, chatplug_registry, fake_server
 else:
     try:
         import pytest  # noqa: F401 - the pytest parts need it
@@ -49,4 +53,4 @@ else:
 
     else:
         from chatplug.testing._conformance import ErrorSample, ProviderConformance, Transcript
-        from chatplug.testing._fixtures import chatplug_env, chatplug_registry, fake_server  # noqa: F401
+        from chatplug.testing._fixtures import chatplug_env, chatplug_registry, fake_server
