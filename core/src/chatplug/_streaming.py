@@ -74,7 +74,8 @@ class StreamProcessor:
                 if not data.strip():
                     continue
                 raise APIResponseValidationError(
-                    f"{self.plan.provider.id}: malformed JSON in stream event ({exc}): {data[:200]!r}",
+                    f"{self.plan.provider.id}: malformed JSON in stream event ({exc}): "
+                    f"{self.plan.scrub(repr(data[:200]))}",
                     provider=self.plan.provider.id,
                     body=data.decode("utf-8", "replace"),
                 ) from exc

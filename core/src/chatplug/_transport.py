@@ -162,7 +162,7 @@ def parse_completion_body(plan: CallPlan, content: bytes, headers: Mapping[str, 
     try:
         body = json.loads(content)
     except ValueError as exc:
-        snippet = content[:200].decode("utf-8", "replace")
+        snippet = plan.scrub(content[:200].decode("utf-8", "replace"))
         raise APIResponseValidationError(
             f"{plan.provider.id}: the response is not JSON ({exc}); it began {snippet!r}",
             provider=plan.provider.id,

@@ -792,6 +792,8 @@ class ProviderConformance:
             ("401 error", [Reply.error(401, echo)], False, 0),
             ("503 then 500 error", [Reply.retry_later(503, 0, echo), Reply.error(500, echo)], False, 1),
             ("error inside a stream", [Reply.sse([{"error": echo["error"]}], done=False)], True, 0),
+            ("reply that is not JSON", [Reply.error(200, f"Incorrect API key provided: {key}")], False, 0),
+            ("malformed stream event", [Reply.sse([f"data: {{{key}\n\n"], done=False)], True, 0),
         ]
         for label, replies, stream, retries in cases:
             conformance_server.reset()
