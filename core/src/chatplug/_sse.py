@@ -42,9 +42,9 @@ class SSEDecoder:
             self._started = True
             self._buffer = b""
             chunk = head[3:] if head.startswith(_BOM) else head
-        if self._held_cr:
+        if self._held_cr and chunk:
             # A CR ended the previous chunk: if this one starts with LF, that
-            # LF belongs to the same CRLF line ending.
+            # LF belongs to the same CRLF line ending. (An empty chunk keeps the CR held.)
             self._held_cr = False
             if chunk[:1] == _LF:
                 chunk = chunk[1:]
