@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from chatplug.testing import FakeServer
@@ -26,7 +27,7 @@ def server() -> Iterator[FakeServer]:
 def harness(mode: str, server: FakeServer) -> Callable[..., Harness]:
     """``harness(base_url=None, **client_options)``: a :class:`Harness` pointed at ``server``."""
 
-    def make(base_url: str | None = None, **options: object) -> Harness:
+    def make(base_url: str | None = None, **options: Any) -> Harness:
         return Harness(mode, base_url or server.base_url, **options)
 
     return make

@@ -145,11 +145,13 @@ class Harness:
         params.setdefault("messages", MESSAGES)
         if self.mode == "sync":
             with self._sync_client() as client:
-                return client.chat.completions.create(model=self.model, **params)
+                reply: chatplug.ChatCompletion = client.chat.completions.create(model=self.model, **params)
+                return reply
 
         async def run() -> chatplug.ChatCompletion:
             async with self._async_client() as client:
-                return await client.chat.completions.create(model=self.model, **params)
+                areply: chatplug.ChatCompletion = await client.chat.completions.create(model=self.model, **params)
+                return areply
 
         return asyncio.run(run())
 

@@ -51,7 +51,7 @@ def test_500_concurrent_streams_complete_without_leaks() -> None:
                 started.set()
             async with stream:
                 await asyncio.wait_for(started.wait(), 60)  # every stream is open at once
-                final = await stream.get_final_completion()
+                final: chatplug.ChatCompletion = await stream.get_final_completion()
             in_flight -= 1
             return final
 

@@ -1,0 +1,384 @@
+"""chatplug against raw httpx, on one loopback server, in one run.
+
+    python benchmarks/bench.py            # full run (about two minutes)
+    python benchmarks/bench.py --quick    # smaller counts, for a smoke test
+    python benchmarks/bench.py --json     # the figures as JSON too
+
+What is measured (ratios are chatplug / raw httpx; lower is better):
+
+- ``import``: cold ``import chatplug`` vs ``import httpx``, each in a fresh
+  interpreter, best of N.
+- ``non-stream CPU``: client-side CPU (``time.process_time``) per non-stream
+  request; raw httpx is ``client.post`` + ``json.loads``.
+- ``per-chunk CPU``: client-side CPU per stream chunk over a long transcript;
+  raw httpx is ``client.stream`` + ``iter_lines`` + ``json.loads``.
+- ``load``: 500 concurrent async streams of 50 chunks each; wall time and peak
+  RSS, each side in its own subprocess.
+
+The server runs in a separate process, so its CPU is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+TARGETS = {"import": 1.5, "non-stream CPU": 1.3, "per-chunk CPU": 2.0, "load wall": 1.5, "load RSS": 1.5}
+
+MESSAGES = [{"role": "user", "content": "Write a long story."}]
+TOKENS = ["The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".", "\n"]
+
+
+# ------------------------------------------------------------------- server
+
+
+def _chunk(content: str | None, finish_reason: str | None = None) -> dict[str, Any]:
+    delta: dict[str, Any] = {"role": "assistant"}
+    if content is not None:
+        delta["content"] = content
+    return {
+        "id": "chatcmpl-bench0001",
+        "object": "chat.completion.chunk",
+        "created": 1759305357,
+        "model": "bench-1",
+        "system_fingerprint": "fp_bench",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+    }
+
+
+def transcript(chunks: int, tag: str = "") -> bytes:
+    """An SSE body: ``chunks`` content chunks, a finishing chunk with usage, ``[DONE]``."""
+    events = []
+    for number in range(chunks):
+        token = f"{tag}:{number};" if tag else TOKENS[number % len(TOKENS)]
+        events.append(b"data: " + json.dumps(_chunk(token), separators=(",", ":")).encode() + b"\n\n")
+    last = _chunk(None, "stop")
+    last["usage"] = {"prompt_tokens": 12, "completion_tokens": chunks, "total_tokens": chunks + 12}
+    events.append(b"data: " + json.dumps(last, separators=(",", ":")).encode() + b"\n\n")
+    events.append(b"data: [DONE]\n\n")
+    return b"".join(events)
+
+
+COMPLETION = json.dumps({
+    "id": "chatcmpl-bench0001",
+    "object": "chat.completion",
+    "created": 1759305357,
+    "model": "bench-1",
+    "system_fingerprint": "fp_bench",
+    "choices": [{
+        "index": 0,
+        "message": {"role": "assistant", "content": "The quick brown fox jumps over the lazy dog. " * 8,
+                    "reasoning_content": "The user wants a sentence. " * 4},
+        "logprobs": None,
+        "finish_reason": "stop",
+    }],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 90, "total_tokens": 102,
+              "prompt_tokens_details": {"cached_tokens": 0}},
+}).encode()
+
+
+async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cache: dict[int, bytes]) -> None:
+    try:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            lines = head.split(b"\r\n")
+            target = lines[0].split(b" ")[1].decode()
+            length = 0
+            for line in lines[1:]:
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            body = json.loads(await reader.readexactly(length)) if length else {}
+            query = parse_qs(urlsplit(target).query)
+            if body.get("stream"):
+                chunks = int(query.get("chunks", ["50"])[0])
+                tag = query.get("tag", [""])[0]
+                if tag:
+                    data = transcript(chunks, tag)
+                else:
+                    data = cache.get(chunks) or cache.setdefault(chunks, transcript(chunks))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(data) + data)
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(COMPLETION) + COMPLETION)
+            await writer.drain()
+    except ConnectionError:
+        return
+    finally:
+        writer.close()
+
+
+def serve() -> None:
+    """Run the loopback server; print its port on stdout, serve until stdin closes."""
+
+    async def main() -> None:
+        cache: dict[int, bytes] = {}
+        server = await asyncio.start_server(lambda r, w: _handle(r, w, cache), "127.0.0.1", 0, backlog=4096)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sys.stdin.read)
+        server.close()
+
+    asyncio.run(main())
+
+
+# ------------------------------------------------------------------ measures
+
+
+def measure_import(module: str, rounds: int) -> float:
+    """Best wall time of ``import module`` in a fresh interpreter."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    times = []
+    for _ in range(rounds):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        times.append(float(out))
+    return min(times)
+
+
+def best_cpu(run: Callable[[], int], rounds: int) -> float:
+    """Least client CPU seconds per unit (``run`` returns how many units it did)."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.process_time()
+        units = run()
+        best = min(best, (time.process_time() - start) / units)
+    return best
+
+
+def nonstream_runs(base_url: str, requests: int) -> tuple[Callable[[], int], Callable[[], int], Callable[[], None]]:
+    import chatplug
+    import httpx
+
+    client = chatplug.Client(base_url=base_url, api_key="sk-bench", max_retries=0)
+    raw = httpx.Client()
+    url = f"{base_url}/chat/completions"
+    headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
+
+    def with_chatplug() -> int:
+        for _ in range(requests):
+            reply = client.chat.completions.create(model="bench-1", messages=MESSAGES, temperature=0.5, max_tokens=256)
+            assert reply.choices[0].message.content
+        return requests
+
+    def with_httpx() -> int:
+        for _ in range(requests):
+            payload = {"model": "bench-1", "messages": MESSAGES, "temperature": 0.5, "max_tokens": 256}
+            response = raw.post(url, content=json.dumps(payload).encode(), headers=headers)
+            reply = json.loads(response.content)
+            assert reply["choices"][0]["message"]["content"]
+        return requests
+
+    def close() -> None:
+        client.close()
+        raw.close()
+
+    return with_chatplug, with_httpx, close
+
+
+def stream_runs(base_url: str, chunks: int, streams: int) -> tuple[Callable[[], int], Callable[[], int],
+                                                                    Callable[[], None]]:
+    import chatplug
+    import httpx
+
+    client = chatplug.Client(base_url=base_url, api_key="sk-bench", max_retries=0)
+    raw = httpx.Client()
+    url = f"{base_url}/chat/completions"
+    headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json", "Accept": "text/event-stream"}
+    query = {"chunks": str(chunks)}
+
+    def with_chatplug() -> int:
+        seen = 0
+        for _ in range(streams):
+            with client.chat.completions.create(model="bench-1", messages=MESSAGES, stream=True,
+                                                extra_query=query) as stream:
+                for _ in stream:
+                    seen += 1
+        assert seen == streams * (chunks + 1)
+        return seen
+
+    def with_httpx() -> int:
+        seen = 0
+        for _ in range(streams):
+            payload = {"model": "bench-1", "messages": MESSAGES, "stream": True}
+            with raw.stream("POST", url, content=json.dumps(payload).encode(), headers=headers,
+                            params=query) as response:
+                for line in response.iter_lines():
+                    if line.startswith("data: ") and line != "data: [DONE]":
+                        json.loads(line[6:])
+                        seen += 1
+        assert seen == streams * (chunks + 1)
+        return seen
+
+    def close() -> None:
+        client.close()
+        raw.close()
+
+    return with_chatplug, with_httpx, close
+
+
+# ---------------------------------------------------------------------- load
+
+
+async def _load_chatplug(base_url: str, streams: int, chunks: int) -> int:
+    import chatplug
+    import httpx
+
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=streams, max_keepalive_connections=streams),
+                             timeout=120.0)
+    client = chatplug.AsyncClient(base_url=base_url, api_key="sk-bench", http_client=http, max_retries=0)
+
+    async def one(number: int) -> int:
+        stream = await client.chat.completions.create(
+            model="bench-1", messages=MESSAGES, stream=True, extra_query={"chunks": str(chunks), "tag": f"s{number}"}
+        )
+        async with stream:
+            final = await stream.get_final_completion()
+        assert final.choices[0].message.content == "".join(f"s{number}:{i};" for i in range(chunks))
+        return 1
+
+    done = sum(await asyncio.gather(*(one(number) for number in range(streams))))
+    await http.aclose()
+    return done
+
+
+async def _load_httpx(base_url: str, streams: int, chunks: int) -> int:
+    import httpx
+
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=streams, max_keepalive_connections=streams),
+                             timeout=120.0)
+    url = f"{base_url}/chat/completions"
+    headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json", "Accept": "text/event-stream"}
+
+    async def one(number: int) -> int:
+        payload = {"model": "bench-1", "messages": MESSAGES, "stream": True}
+        parts = []
+        async with http.stream("POST", url, content=json.dumps(payload).encode(), headers=headers,
+                               params={"chunks": str(chunks), "tag": f"s{number}"}) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    data = json.loads(line[6:])
+                    choices = data["choices"]
+                    if choices and choices[0]["delta"].get("content"):
+                        parts.append(choices[0]["delta"]["content"])
+        assert "".join(parts) == "".join(f"s{number}:{i};" for i in range(chunks))
+        return 1
+
+    done = sum(await asyncio.gather(*(one(number) for number in range(streams))))
+    await http.aclose()
+    return done
+
+
+def load_worker(side: str, base_url: str, streams: int, chunks: int) -> None:
+    """Run the load workload once with ``side``; print wall seconds and peak RSS (KiB) as JSON."""
+    work = _load_chatplug if side == "chatplug" else _load_httpx
+    start = time.perf_counter()
+    done = asyncio.run(work(base_url, streams, chunks))
+    wall = time.perf_counter() - start
+    assert done == streams
+    print(json.dumps({"wall": wall, "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+
+def measure_load(side: str, base_url: str, streams: int, chunks: int, rounds: int) -> tuple[float, float]:
+    """Best wall time and least peak RSS (MiB) over ``rounds`` subprocess runs."""
+    walls, rss = [], []
+    for _ in range(rounds):
+        out = subprocess.run(
+            [sys.executable, __file__, "--load-worker", side, base_url, str(streams), str(chunks)],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        figures = json.loads(out.strip().splitlines()[-1])
+        walls.append(figures["wall"])
+        rss.append(figures["rss_kib"] / 1024)
+    return min(walls), min(rss)
+
+
+# ---------------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test, not figures")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--load-worker", nargs=4, metavar=("SIDE", "URL", "STREAMS", "CHUNKS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve()
+        return 0
+    if args.load_worker:
+        side, url, streams, chunks = args.load_worker
+        load_worker(side, url, int(streams), int(chunks))
+        return 0
+
+    quick = args.quick
+    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    assert server.stdout is not None and server.stdin is not None
+    base_url = f"http://127.0.0.1:{int(server.stdout.readline())}/v1"
+    results: dict[str, tuple[float, float, str]] = {}
+    try:
+        rounds = 3 if quick else 9
+        results["import"] = (measure_import("chatplug", rounds), measure_import("httpx", rounds), "ms")
+
+        requests, cpu_rounds = (200, 2) if quick else (1500, 5)
+        chat_run, raw_run, close = nonstream_runs(base_url, requests)
+        chat_run(), raw_run()  # warm up: connections, caches, lazy plugin loading
+        raw = best_cpu(raw_run, cpu_rounds)
+        chat = best_cpu(chat_run, cpu_rounds)
+        close()
+        results["non-stream CPU"] = (chat, raw, "us")
+
+        chunks, streams = (1000, 2) if quick else (2000, 10)
+        chat_run, raw_run, close = stream_runs(base_url, chunks, streams)
+        chat_run(), raw_run()
+        raw = best_cpu(raw_run, cpu_rounds)
+        chat = best_cpu(chat_run, cpu_rounds)
+        close()
+        results["per-chunk CPU"] = (chat, raw, "us")
+
+        load_streams, load_chunks = (100, 50) if quick else (500, 50)
+        load_rounds = 1 if quick else 3
+        chat_wall, chat_rss = measure_load("chatplug", base_url, load_streams, load_chunks, load_rounds)
+        raw_wall, raw_rss = measure_load("httpx", base_url, load_streams, load_chunks, load_rounds)
+        results["load wall"] = (chat_wall, raw_wall, "s")
+        results["load RSS"] = (chat_rss, raw_rss, "MiB")
+    finally:
+        server.stdin.close()
+        server.wait(10)
+
+    import chatplug
+    import httpx
+
+    scale = {"ms": 1e3, "us": 1e6, "s": 1.0, "MiB": 1.0}
+    print(f"chatplug {chatplug.__version__}, httpx {httpx.__version__}, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs{' (quick run: not figures)' if quick else ''}")
+    print(f"{'measure':<16} {'chatplug':>12} {'raw httpx':>12} {'ratio':>7} {'target':>7}  verdict")
+    missed = []
+    for name, (chat, raw, unit) in results.items():
+        ratio = chat / raw
+        target = TARGETS[name]
+        verdict = "ok" if ratio <= target else "MISSED"
+        if verdict != "ok":
+            missed.append(name)
+        print(f"{name:<16} {chat * scale[unit]:>9.1f} {unit:<2} {raw * scale[unit]:>9.1f} {unit:<2} "
+              f"{ratio:>6.2f}x {target:>6.1f}x  {verdict}")
+    if args.json:
+        print(json.dumps({name: {"chatplug": chat, "httpx": raw, "ratio": chat / raw, "target": TARGETS[name]}
+                          for name, (chat, raw, _) in results.items()}, indent=2))
+    return 1 if missed and not quick else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
