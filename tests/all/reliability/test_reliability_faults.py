@@ -437,3 +437,19 @@ def test_a_redirect_is_not_followed_nor_retried(harness: HarnessFactory, server:
     assert caught.value.status_code == 307
     assert "does not follow redirects" in str(caught.value)
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("sample", ["glm-stream-tool-call.sse", "kimi-stream-k2-0905.sse"])
+def test_recorded_stream_trickled_a_few_bytes_at_a_time_gives_the_same_completion(
+    harness: HarnessFactory, server: FakeServer, sample: str
+) -> None:
+    from reliability_support import FIXTURES
+
+    server.add(Reply.sse_file(FIXTURES / sample), Reply.sse_file(FIXTURES / sample, trickle=7))
+    run = harness()
+    whole_chunks, whole = run.stream()
+    trickled_chunks, trickled = run.stream()
+    assert [item.to_dict() for item in trickled_chunks] == [item.to_dict() for item in whole_chunks]
+    assert trickled.to_dict() == whole.to_dict()
+    assert whole.choices[0].finish_reason is not None
+    assert len(server.requests) == 2
