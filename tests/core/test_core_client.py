@@ -76,6 +76,24 @@ def test_closing_a_stream_early_releases_the_connection(server: FakeServer, clie
     assert server.client_disconnected.wait(10)
 
 
+def test_final_completion_after_an_early_close_raises_with_what_arrived(
+    server: FakeServer, client: chatplug.Client
+) -> None:
+    server.add(Reply.sse([chunk({"content": str(i)}) for i in range(50)] + [chunk({}, "stop")],
+                         delay_between_chunks=0.05))
+    stream = client.chat.completions.create(model="t-1", messages=MESSAGES, stream=True)
+    iterator = iter(stream)
+    next(iterator)
+    next(iterator)
+    stream.close()
+    with pytest.raises(chatplug.StreamInterruptedError, match="closed after 2 chunks") as caught:
+        stream.get_final_completion()
+    partial = caught.value.partial
+    assert partial is not None
+    assert partial.choices[0].message.content == "01"
+    assert partial.choices[0].finish_reason is None
+
+
 def _collect_sync(client: chatplug.Client, server: FakeServer, path: Path) -> tuple[list[Any], Any, Any]:
     server.add(Reply.sse_file(path), Reply.json(completion_body("same")))
     with client.chat.completions.create(model="t-1", messages=MESSAGES, stream=True) as stream:
@@ -373,3 +391,7 @@ async def test_closing_an_async_stream_early_releases_the_connection(
     await stream.close()  # twice is safe
     assert first.choices[0].delta.content == "0"
     assert server.client_disconnected.wait(10)
+    with pytest.raises(chatplug.StreamInterruptedError) as caught:
+        await stream.get_final_completion()
+    assert caught.value.partial is not None
+    assert caught.value.partial.choices[0].message.content == "0"

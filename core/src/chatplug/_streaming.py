@@ -89,8 +89,8 @@ class StreamProcessor:
                 raise status_error(self.plan, None, obj, self._headers)
             for canonical in normalize(obj):
                 chunk = structure_chunk(canonical)
-                if chunk.usage is None and chunk.choices:
-                    _lift_choice_usage(chunk)
+                if chunk.usage is None and chunk.choices and chunk.choices[0].finish_reason is not None:
+                    _lift_choice_usage(chunk)  # usage rides on a finishing chunk
                 add(chunk)
                 chunks.append(chunk)
         return chunks
@@ -128,51 +128,139 @@ def _lift_choice_usage(chunk: ChatCompletionChunk) -> None:
             return
 
 
-class _StreamBase:
+class _StreamState:
+    """What a stream's generator and its Stream object share.
+
+    The generator holds this, not the Stream, so dropping a Stream (say,
+    after ``break`` in a bare ``for`` loop) frees its generator at once, whose
+    ``finally`` releases the connection without waiting for the garbage collector.
+    """
+
+    __slots__ = ("completed", "error", "event", "finished", "first", "observe", "processor", "response")
+
     def __init__(self, processor: StreamProcessor, response: httpx.Response, first: bytes, event: RequestEvent) -> None:
-        self._processor = processor
-        self._response = response
-        self._first = first
-        self._error: BaseException | None = None
-        self._finished = False
-        self._event = event
-        self._observe_chunks = has_observers(processor.plan.hook.chatplug_on_chunk)
+        self.processor = processor
+        self.response = response
+        self.first = first
+        self.event = event
+        self.observe = has_observers(processor.plan.hook.chatplug_on_chunk)
+        self.error: BaseException | None = None
+        self.finished = False
+        #: The body was read to its end (as opposed to closed early).
+        self.completed = False
 
-    @property
-    def response(self) -> httpx.Response:
-        """The underlying httpx response (status, headers)."""
-        return self._response
-
-    def _fail(self, exc: BaseException) -> BaseException:
+    def fail(self, exc: BaseException) -> BaseException:
+        """Turn a mid-stream failure into the error the user gets, with ``.partial``."""
         if isinstance(exc, httpx.HTTPError):
-            exc = self._processor.interrupted(exc)
+            exc = self.processor.interrupted(exc)
         if isinstance(exc, APIError) and exc.partial is None:
-            exc.partial = self._processor.partial()
-        self._error = exc
+            exc.partial = self.processor.partial()
+        self.error = exc
         return exc
 
-    def _finish(self) -> None:
-        if self._finished:
+    def finish(self) -> None:
+        """Tell the observers the call ended (once)."""
+        if self.finished:
             return
-        self._finished = True
-        plan = self._processor.plan
-        error = self._error
+        self.finished = True
+        plan = self.processor.plan
+        error = self.error
         if isinstance(error, APIError):
-            notify(plan.hook.chatplug_on_error, request=self._event, error=error, will_retry=False)
-        notify(
-            plan.hook.chatplug_on_finish,
-            request=self._event,
-            completion=self._processor.partial(),
-            error=error,
-        )
+            notify(plan.hook.chatplug_on_error, request=self.event, error=error, will_retry=False)
+        notify(plan.hook.chatplug_on_finish, request=self.event, completion=self.processor.partial(), error=error)
+
+    def closed_early(self) -> None:
+        """Remember that the caller closed the stream before it ended, for get_final_completion()."""
+        processor = self.processor
+        if self.error is None and not self.completed and not processor.accumulator.finished:
+            self.error = StreamInterruptedError(
+                f"{processor.plan.provider.id}: the stream was closed after {processor.accumulator.chunks} chunks, "
+                "before it finished",
+                provider=processor.plan.provider.id,
+                partial=processor.partial(),
+            )
+
+    def final_completion(self) -> ChatCompletion:
+        if self.error is not None:
+            raise self.error
+        return self.processor.partial()
 
 
-class Stream(_StreamBase):
+def _sync_chunks(state: _StreamState, source: Iterator[bytes]) -> Generator[ChatCompletionChunk, None, None]:
+    processor = state.processor
+    plan = processor.plan
+    observe = state.observe
+    try:
+        data = state.first
+        while True:
+            for chunk in processor.feed(data):
+                if observe:
+                    notify(plan.hook.chatplug_on_chunk, request=state.event, chunk=chunk)
+                yield chunk
+            if processor.done:
+                for _ in source:  # read to the body's end so the connection returns to the pool
+                    pass
+                break
+            data = next(source, b"")
+            if not data:
+                yield from processor.finish()
+                break
+        state.completed = True
+    except (APIError, httpx.HTTPError) as exc:
+        raise state.fail(exc) from (exc if isinstance(exc, httpx.HTTPError) else exc.__cause__)
+    except GeneratorExit:
+        raise
+    except BaseException as exc:  # cancellation, KeyboardInterrupt: remembered, then re-raised
+        state.error = exc
+        raise
+    finally:
+        state.response.close()
+        state.finish()
+
+
+async def _async_chunks(
+    state: _StreamState, source: AsyncIterator[bytes]
+) -> AsyncGenerator[ChatCompletionChunk, None]:
+    processor = state.processor
+    plan = processor.plan
+    observe = state.observe
+    try:
+        data = state.first
+        while True:
+            for chunk in processor.feed(data):
+                if observe:
+                    notify(plan.hook.chatplug_on_chunk, request=state.event, chunk=chunk)
+                yield chunk
+            if processor.done:
+                async for _ in source:  # read to the body's end so the connection returns to the pool
+                    pass
+                break
+            data = await anext(source, b"")
+            if not data:
+                for chunk in processor.finish():
+                    yield chunk
+                break
+        state.completed = True
+    except (APIError, httpx.HTTPError) as exc:
+        raise state.fail(exc) from (exc if isinstance(exc, httpx.HTTPError) else exc.__cause__)
+    except GeneratorExit:
+        raise
+    except BaseException as exc:  # cancellation, KeyboardInterrupt: remembered, then re-raised
+        state.error = exc
+        raise
+    finally:
+        await state.response.aclose()
+        state.finish()
+
+
+class Stream:
     """A streamed completion: iterate it for :class:`~chatplug.ChatCompletionChunk` objects.
 
     Use it as a context manager (or call :meth:`close`) so the connection is
     released even if you stop early. :meth:`get_final_completion` reads the
-    rest and returns the assembled :class:`~chatplug.ChatCompletion`.
+    rest and returns the assembled :class:`~chatplug.ChatCompletion`; after an
+    early :meth:`close` it raises :class:`~chatplug.StreamInterruptedError`
+    whose ``.partial`` holds what arrived.
     """
 
     def __init__(
@@ -183,39 +271,13 @@ class Stream(_StreamBase):
         source: Iterator[bytes],
         event: RequestEvent,
     ) -> None:
-        super().__init__(processor, response, first, event)
-        self._iterator = self._chunks(source)
+        self._state = _StreamState(processor, response, first, event)
+        self._iterator = _sync_chunks(self._state, source)
 
-    def _chunks(self, source: Iterator[bytes]) -> Generator[ChatCompletionChunk, None, None]:
-        processor = self._processor
-        plan = processor.plan
-        observe = self._observe_chunks
-        try:
-            data = self._first
-            while True:
-                for chunk in processor.feed(data):
-                    if observe:
-                        notify(plan.hook.chatplug_on_chunk, request=self._event, chunk=chunk)
-                    yield chunk
-                if processor.done:
-                    for _ in source:  # read to the body's end so the connection returns to the pool
-                        pass
-                    break
-                data = next(source, b"")
-                if not data:
-                    for chunk in processor.finish():
-                        yield chunk
-                    break
-        except (APIError, httpx.HTTPError) as exc:
-            raise self._fail(exc) from (exc if isinstance(exc, httpx.HTTPError) else exc.__cause__)
-        except GeneratorExit:
-            raise
-        except BaseException as exc:  # cancellation, KeyboardInterrupt: remembered, then re-raised
-            self._error = exc
-            raise
-        finally:
-            self._response.close()
-            self._finish()
+    @property
+    def response(self) -> httpx.Response:
+        """The underlying httpx response (status, headers)."""
+        return self._state.response
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._iterator
@@ -234,23 +296,22 @@ class Stream(_StreamBase):
     def close(self) -> None:
         """Stop reading and release the connection. Safe to call twice."""
         self._iterator.close()
-        self._response.close()
-        self._finish()
+        self._state.response.close()
+        self._state.finish()
+        self._state.closed_early()
 
     def get_final_completion(self) -> ChatCompletion:
         """Read what is left and return the completion assembled from every chunk."""
         for _ in self._iterator:
             pass
-        if self._error is not None:
-            raise self._error
-        return self._processor.partial()
+        return self._state.final_completion()
 
     def __repr__(self) -> str:
-        plan = self._processor.plan
+        plan = self._state.processor.plan
         return f"<chatplug.Stream provider={plan.provider.id!r} model={plan.model!r}>"
 
 
-class AsyncStream(_StreamBase):
+class AsyncStream:
     """The async twin of :class:`Stream`: ``async for chunk in stream``."""
 
     def __init__(
@@ -261,39 +322,13 @@ class AsyncStream(_StreamBase):
         source: AsyncIterator[bytes],
         event: RequestEvent,
     ) -> None:
-        super().__init__(processor, response, first, event)
-        self._iterator = self._chunks(source)
+        self._state = _StreamState(processor, response, first, event)
+        self._iterator = _async_chunks(self._state, source)
 
-    async def _chunks(self, source: AsyncIterator[bytes]) -> AsyncGenerator[ChatCompletionChunk, None]:
-        processor = self._processor
-        plan = processor.plan
-        observe = self._observe_chunks
-        try:
-            data = self._first
-            while True:
-                for chunk in processor.feed(data):
-                    if observe:
-                        notify(plan.hook.chatplug_on_chunk, request=self._event, chunk=chunk)
-                    yield chunk
-                if processor.done:
-                    async for _ in source:  # read to the body's end so the connection returns to the pool
-                        pass
-                    break
-                data = await anext(source, b"")
-                if not data:
-                    for chunk in processor.finish():
-                        yield chunk
-                    break
-        except (APIError, httpx.HTTPError) as exc:
-            raise self._fail(exc) from (exc if isinstance(exc, httpx.HTTPError) else exc.__cause__)
-        except GeneratorExit:
-            raise
-        except BaseException as exc:  # cancellation, KeyboardInterrupt: remembered, then re-raised
-            self._error = exc
-            raise
-        finally:
-            await self._response.aclose()
-            self._finish()
+    @property
+    def response(self) -> httpx.Response:
+        """The underlying httpx response (status, headers)."""
+        return self._state.response
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self._iterator
@@ -312,17 +347,16 @@ class AsyncStream(_StreamBase):
     async def close(self) -> None:
         """Stop reading and release the connection. Safe to call twice."""
         await self._iterator.aclose()
-        await self._response.aclose()
-        self._finish()
+        await self._state.response.aclose()
+        self._state.finish()
+        self._state.closed_early()
 
     async def get_final_completion(self) -> ChatCompletion:
         """Read what is left and return the completion assembled from every chunk."""
         async for _ in self._iterator:
             pass
-        if self._error is not None:
-            raise self._error
-        return self._processor.partial()
+        return self._state.final_completion()
 
     def __repr__(self) -> str:
-        plan = self._processor.plan
+        plan = self._state.processor.plan
         return f"<chatplug.AsyncStream provider={plan.provider.id!r} model={plan.model!r}>"

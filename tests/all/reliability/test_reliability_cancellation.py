@@ -44,11 +44,6 @@ def assert_released(server: FakeServer, client: chatplug.Client | chatplug.Async
 # ----------------------------------------------------------------------- sync
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core gap: Stream and its generator's frame reference each other, so a stream dropped after `break` "
-    "(no `with`, no close()) is only released by the cyclic garbage collector, not at once",
-)
 def test_breaking_out_of_a_bare_stream_loop_releases_the_connection(slow_server: FakeServer) -> None:
     client = sync_client(slow_server)
     seen = []
