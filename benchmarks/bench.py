@@ -33,7 +33,15 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-TARGETS = {"import": 1.5, "non-stream CPU": 1.3, "per-chunk CPU": 2.0, "load wall": 1.5, "load RSS": 1.5}
+#: Ratio targets; ``None`` marks a figure reported for honesty, with no target.
+TARGETS: dict[str, float | None] = {
+    "import": 1.5,
+    "import+core": None,
+    "non-stream CPU": 1.3,
+    "per-chunk CPU": 2.0,
+    "load wall": 1.5,
+    "load RSS": 1.5,
+}
 
 MESSAGES = [{"role": "user", "content": "Write a long story."}]
 TOKENS = ["The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".", "\n"]
@@ -138,9 +146,9 @@ def serve() -> None:
 # ------------------------------------------------------------------ measures
 
 
-def measure_import(module: str, rounds: int) -> float:
-    """Best wall time of ``import module`` in a fresh interpreter."""
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+def measure_import(statement: str, rounds: int) -> float:
+    """Best wall time of ``statement`` (an import) in a fresh interpreter."""
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     times = []
     for _ in range(rounds):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -332,7 +340,10 @@ def main() -> int:
     results: dict[str, tuple[float, float, str]] = {}
     try:
         rounds = 3 if quick else 9
-        results["import"] = (measure_import("chatplug", rounds), measure_import("httpx", rounds), "ms")
+        raw_import = measure_import("import httpx", rounds)
+        results["import"] = (measure_import("import chatplug", rounds), raw_import, "ms")
+        # chatplug's modules load on first attribute access: this row is the whole core loaded.
+        results["import+core"] = (measure_import("import chatplug; chatplug.Client", rounds), raw_import, "ms")
 
         requests, cpu_rounds = (200, 2) if quick else (1500, 5)
         chat_run, raw_run, close = nonstream_runs(base_url, requests)
@@ -371,11 +382,12 @@ def main() -> int:
     for name, (chat, raw, unit) in results.items():
         ratio = chat / raw
         target = TARGETS[name]
-        verdict = "ok" if ratio <= target else "MISSED"
-        if verdict != "ok":
+        verdict = "-" if target is None else "ok" if ratio <= target else "MISSED"
+        if verdict == "MISSED":
             missed.append(name)
+        shown = "-" if target is None else f"{target:.1f}x"
         print(f"{name:<16} {chat * scale[unit]:>9.1f} {unit:<2} {raw * scale[unit]:>9.1f} {unit:<2} "
-              f"{ratio:>6.2f}x {target:>6.1f}x  {verdict}")
+              f"{ratio:>6.2f}x {shown:>7}  {verdict}")
     if args.json:
         print(json.dumps({name: {"chatplug": chat, "httpx": raw, "ratio": chat / raw, "target": TARGETS[name]}
                           for name, (chat, raw, _) in results.items()}, indent=2))

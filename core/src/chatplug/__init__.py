@@ -10,77 +10,104 @@
     )
     print(reply.choices[0].message.content)
 
-Importing chatplug scans no entry points: plugins load on first use.
+Importing chatplug is cheap: its modules load on first attribute access
+(PEP 562), and plugins load on first use; nothing scans entry points at import.
 """
 
-from chatplug._client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient, Client
-from chatplug._convert import converter, from_dict
-from chatplug._streaming import AsyncStream, Stream
+from typing import TYPE_CHECKING, Any
+
 from chatplug._version import __version__
-from chatplug.errors import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ChatplugError,
-    ConflictError,
-    ContentFilterError,
-    ContextLengthError,
-    InternalServerError,
-    InvalidRequestError,
-    MissingAPIKeyError,
-    ModelNotFoundError,
-    NotFoundError,
-    PermissionDeniedError,
-    PluginError,
-    QuotaExceededError,
-    RateLimitError,
-    StreamInterruptedError,
-    UnprocessableEntityError,
-)
-from chatplug.events import RequestEvent
-from chatplug.hookspecs import hookimpl, hookspec
-from chatplug.normalize import ResponseNormalizer
-from chatplug.plugins import (
-    PluginFailure,
-    PluginRegistry,
-    default_registry,
-    plugin_failures,
-    providers,
-    register_plugin,
-)
-from chatplug.provider import Limits, Provider, Range
-from chatplug.types import (
-    AssistantMessage,
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionMessage,
-    ChatCompletionMessageToolCall,
-    ChatCompletionRequest,
-    Choice,
-    ChoiceDelta,
-    ChoiceDeltaToolCall,
-    ChoiceDeltaToolCallFunction,
-    ChunkChoice,
-    CompletionTokensDetails,
-    DeveloperMessage,
-    Function,
-    FunctionDefinition,
-    ImageURL,
-    ImageURLPart,
-    PromptTokensDetails,
-    ResponseFormat,
-    StreamOptions,
-    SystemMessage,
-    TextPart,
-    Tool,
-    ToolMessage,
-    Usage,
-    UserMessage,
-)
+
+if TYPE_CHECKING:
+    from chatplug._client import (
+        DEFAULT_MAX_RETRIES,
+        DEFAULT_TIMEOUT,
+        AsyncClient,
+        Client,
+    )
+    from chatplug._convert import (
+        converter,
+        from_dict,
+    )
+    from chatplug._streaming import (
+        AsyncStream,
+        Stream,
+    )
+    from chatplug.errors import (
+        APIConnectionError,
+        APIError,
+        APIResponseValidationError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ChatplugError,
+        ConflictError,
+        ContentFilterError,
+        ContextLengthError,
+        InternalServerError,
+        InvalidRequestError,
+        MissingAPIKeyError,
+        ModelNotFoundError,
+        NotFoundError,
+        PermissionDeniedError,
+        PluginError,
+        QuotaExceededError,
+        RateLimitError,
+        StreamInterruptedError,
+        UnprocessableEntityError,
+    )
+    from chatplug.events import (
+        RequestEvent,
+    )
+    from chatplug.hookspecs import (
+        hookimpl,
+        hookspec,
+    )
+    from chatplug.normalize import (
+        ResponseNormalizer,
+    )
+    from chatplug.plugins import (
+        PluginFailure,
+        PluginRegistry,
+        default_registry,
+        plugin_failures,
+        providers,
+        register_plugin,
+    )
+    from chatplug.provider import (
+        Limits,
+        Provider,
+        Range,
+    )
+    from chatplug.types import (
+        AssistantMessage,
+        ChatCompletion,
+        ChatCompletionChunk,
+        ChatCompletionMessage,
+        ChatCompletionMessageToolCall,
+        ChatCompletionRequest,
+        Choice,
+        ChoiceDelta,
+        ChoiceDeltaToolCall,
+        ChoiceDeltaToolCallFunction,
+        ChunkChoice,
+        CompletionTokensDetails,
+        DeveloperMessage,
+        Function,
+        FunctionDefinition,
+        ImageURL,
+        ImageURLPart,
+        PromptTokensDetails,
+        ResponseFormat,
+        StreamOptions,
+        SystemMessage,
+        TextPart,
+        Tool,
+        ToolMessage,
+        Usage,
+        UserMessage,
+    )
 
 __all__ = [
     "__version__",
@@ -158,3 +185,99 @@ __all__ = [
     "StreamInterruptedError",
     "APIResponseValidationError",
 ]
+
+#: Public submodules, also reachable as attributes (``chatplug.errors``).
+_SUBMODULES = frozenset(
+    {"config", "errors", "events", "hookspecs", "normalize", "plugins", "provider", "testing", "types"}
+)
+
+#: Where each public name lives; imported on first access.
+_LOCATIONS = {
+    "AsyncClient": "chatplug._client",
+    "Client": "chatplug._client",
+    "DEFAULT_MAX_RETRIES": "chatplug._client",
+    "DEFAULT_TIMEOUT": "chatplug._client",
+    "converter": "chatplug._convert",
+    "from_dict": "chatplug._convert",
+    "AsyncStream": "chatplug._streaming",
+    "Stream": "chatplug._streaming",
+    "APIConnectionError": "chatplug.errors",
+    "APIError": "chatplug.errors",
+    "APIResponseValidationError": "chatplug.errors",
+    "APIStatusError": "chatplug.errors",
+    "APITimeoutError": "chatplug.errors",
+    "AuthenticationError": "chatplug.errors",
+    "BadRequestError": "chatplug.errors",
+    "ChatplugError": "chatplug.errors",
+    "ConflictError": "chatplug.errors",
+    "ContentFilterError": "chatplug.errors",
+    "ContextLengthError": "chatplug.errors",
+    "InternalServerError": "chatplug.errors",
+    "InvalidRequestError": "chatplug.errors",
+    "MissingAPIKeyError": "chatplug.errors",
+    "ModelNotFoundError": "chatplug.errors",
+    "NotFoundError": "chatplug.errors",
+    "PermissionDeniedError": "chatplug.errors",
+    "PluginError": "chatplug.errors",
+    "QuotaExceededError": "chatplug.errors",
+    "RateLimitError": "chatplug.errors",
+    "StreamInterruptedError": "chatplug.errors",
+    "UnprocessableEntityError": "chatplug.errors",
+    "RequestEvent": "chatplug.events",
+    "hookimpl": "chatplug.hookspecs",
+    "hookspec": "chatplug.hookspecs",
+    "ResponseNormalizer": "chatplug.normalize",
+    "PluginFailure": "chatplug.plugins",
+    "PluginRegistry": "chatplug.plugins",
+    "default_registry": "chatplug.plugins",
+    "plugin_failures": "chatplug.plugins",
+    "providers": "chatplug.plugins",
+    "register_plugin": "chatplug.plugins",
+    "Limits": "chatplug.provider",
+    "Provider": "chatplug.provider",
+    "Range": "chatplug.provider",
+    "AssistantMessage": "chatplug.types",
+    "ChatCompletion": "chatplug.types",
+    "ChatCompletionChunk": "chatplug.types",
+    "ChatCompletionMessage": "chatplug.types",
+    "ChatCompletionMessageToolCall": "chatplug.types",
+    "ChatCompletionRequest": "chatplug.types",
+    "Choice": "chatplug.types",
+    "ChoiceDelta": "chatplug.types",
+    "ChoiceDeltaToolCall": "chatplug.types",
+    "ChoiceDeltaToolCallFunction": "chatplug.types",
+    "ChunkChoice": "chatplug.types",
+    "CompletionTokensDetails": "chatplug.types",
+    "DeveloperMessage": "chatplug.types",
+    "Function": "chatplug.types",
+    "FunctionDefinition": "chatplug.types",
+    "ImageURL": "chatplug.types",
+    "ImageURLPart": "chatplug.types",
+    "PromptTokensDetails": "chatplug.types",
+    "ResponseFormat": "chatplug.types",
+    "StreamOptions": "chatplug.types",
+    "SystemMessage": "chatplug.types",
+    "TextPart": "chatplug.types",
+    "Tool": "chatplug.types",
+    "ToolMessage": "chatplug.types",
+    "Usage": "chatplug.types",
+    "UserMessage": "chatplug.types",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` on first access (PEP 562)."""
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"chatplug.{name}")
+    module_name = _LOCATIONS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'chatplug' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -6,7 +6,6 @@ differ only in how they send it and wait.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
@@ -515,6 +514,8 @@ class AsyncClient(_ClientBase):
         )
         self._http = http_client
         self._owns_http = http_client is None
+        import asyncio  # here, not at module level: only async users pay for importing asyncio
+
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.chat = _Chat(AsyncCompletions(self))
 

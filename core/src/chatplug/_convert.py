@@ -324,35 +324,34 @@ def from_dict(data: Any, cls: type[T]) -> T:
     """
     try:
         return converter.structure(data, cls)
-    except (_WrongType, TypeError, ValueError, KeyError, AttributeError, cattrs.BaseValidationError) as exc:
-        raise APIResponseValidationError(
-            f"malformed {cls.__name__} data: {exc}", body=data
-        ) from exc
+    except STRUCTURE_ERRORS as exc:
+        raise APIResponseValidationError(f"malformed {cls.__name__} data: {exc}", body=data) from exc
 
 
-_structure_chunk = converter.get_structure_hook(t.ChatCompletionChunk)
-_structure_completion = converter.get_structure_hook(t.ChatCompletion)
+#: What a generated structure function may raise on data that does not fit.
+STRUCTURE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, cattrs.BaseValidationError)
+
+
+def chunk_structurer() -> Callable[[Any, Any], t.ChatCompletionChunk]:
+    """The generated function that parses one stream chunk (made on first use, then cached by cattrs).
+
+    It raises one of :data:`STRUCTURE_ERRORS` on bad data; a stream resolves it
+    once and calls it per chunk, the hot path.
+    """
+    return converter.get_structure_hook(t.ChatCompletionChunk)
 
 
 def structure_chunk(data: Any) -> t.ChatCompletionChunk:
-    """Parse one stream chunk (the hot path: no generic dispatch)."""
+    """Parse one stream chunk."""
     try:
-        return _structure_chunk(data, t.ChatCompletionChunk)  # type: ignore[no-any-return]
-    except (TypeError, ValueError, KeyError, AttributeError, cattrs.BaseValidationError) as exc:
+        return chunk_structurer()(data, None)
+    except STRUCTURE_ERRORS as exc:
         raise APIResponseValidationError(f"malformed stream chunk: {exc}", body=data) from exc
 
 
 def structure_completion(data: Any) -> t.ChatCompletion:
     """Parse a whole (non-stream) completion."""
     try:
-        return _structure_completion(data, t.ChatCompletion)  # type: ignore[no-any-return]
-    except (TypeError, ValueError, KeyError, AttributeError, cattrs.BaseValidationError) as exc:
+        return converter.get_structure_hook(t.ChatCompletion)(data, None)  # type: ignore[no-any-return]
+    except STRUCTURE_ERRORS as exc:
         raise APIResponseValidationError(f"malformed completion: {exc}", body=data) from exc
-
-
-def _check_unions_covered() -> None:  # pragma: no cover - import-time sanity
-    for union in (t.Content, t.ContentPart, t.Message):
-        assert get_args(union)
-
-
-_ = _check_unions_covered

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from chatplug._accumulate import ChunkAccumulator
-from chatplug._convert import from_dict, structure_chunk
+from chatplug._convert import STRUCTURE_ERRORS, chunk_structurer, from_dict
 from chatplug._sse import SSEDecoder
 from chatplug._transport import CallPlan, decode_body, has_observers, notify, status_error, transport_error
 from chatplug.errors import APIError, APIResponseValidationError, StreamInterruptedError
@@ -36,7 +36,7 @@ _NO_CHUNKS: list[ChatCompletionChunk] = []
 class StreamProcessor:
     """Turns the bytes of one SSE response into canonical chunks and assembles them."""
 
-    __slots__ = ("_headers", "_normalize", "accumulator", "decoder", "done", "plan")
+    __slots__ = ("_headers", "_normalize", "_structure", "accumulator", "decoder", "done", "plan")
 
     def __init__(self, plan: CallPlan, headers: Any) -> None:
         self.plan = plan
@@ -44,6 +44,7 @@ class StreamProcessor:
         self.accumulator = ChunkAccumulator()
         self.done = False
         self._normalize = plan.normalizer.normalize_chunk
+        self._structure = chunk_structurer()
         self._headers = headers
 
     def feed(self, data: bytes) -> list[ChatCompletionChunk]:
@@ -58,6 +59,7 @@ class StreamProcessor:
         chunks: list[ChatCompletionChunk] = []
         add = self.accumulator.add
         normalize = self._normalize
+        structure = self._structure
         for event, data in events:
             if self.done:
                 break
@@ -88,7 +90,14 @@ class StreamProcessor:
             if "error" in obj and obj.get("choices") is None:
                 raise status_error(self.plan, None, obj, self._headers)
             for canonical in normalize(obj):
-                chunk = structure_chunk(canonical)
+                try:
+                    chunk = structure(canonical, None)
+                except STRUCTURE_ERRORS as exc:
+                    raise APIResponseValidationError(
+                        f"{self.plan.provider.id}: malformed stream chunk: {exc}",
+                        provider=self.plan.provider.id,
+                        body=canonical,
+                    ) from exc
                 if chunk.usage is None and chunk.choices and chunk.choices[0].finish_reason is not None:
                     _lift_choice_usage(chunk)  # usage rides on a finishing chunk
                 add(chunk)

@@ -3,7 +3,6 @@ mapping, retry decisions and observer notification. No I/O happens here."""
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import random
@@ -198,6 +197,8 @@ def retry_after_header(headers: Mapping[str, str], now: Callable[[], float] = ti
     except ValueError:
         pass
     try:
+        import email.utils  # only an HTTP-date Retry-After needs it
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
@@ -221,15 +222,25 @@ def retry_delay(attempt: int, error: APIError, rng: Callable[[], float] = random
     return backoff * (1.0 - 0.25 * rng())
 
 
-def warn_insecure(url: str, _seen: set[str] = set()) -> None:  # noqa: B006 - a deliberate once-per-host memo
-    """Warn once per host when a key would travel over plain http to a non-loopback host."""
+_checked_urls: set[str] = set()
+_warned_hosts: set[str] = set()
+
+
+def warn_insecure(url: str) -> None:
+    """Warn once per host when a key would travel over plain http to a non-loopback host.
+
+    Called for every request, so a URL already checked costs one set lookup.
+    """
+    if url in _checked_urls:
+        return
+    _checked_urls.add(url)
     parsed = httpx.URL(url)
     host = parsed.host
-    if parsed.scheme != "http" or host in _seen:
+    if parsed.scheme != "http" or host in _warned_hosts:
         return
     if host in ("localhost", "::1") or host.startswith("127."):
         return
-    _seen.add(host)
+    _warned_hosts.add(host)
     import warnings
 
     message = f"chatplug: sending an API key over plain http to {host}; use https"

@@ -18,7 +18,6 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from importlib import metadata
 from typing import Any
 
 import attrs
@@ -116,6 +115,8 @@ class PluginRegistry:
     def _load_entry_points(self) -> None:
         allow = _names(self._environ.get(ENV_ALLOW))
         block = _names(self._environ.get(ENV_BLOCK)) or frozenset()
+        from importlib import metadata  # on first use only: `import chatplug` scans nothing
+
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             if ep.name in block or (allow is not None and ep.name not in allow):
                 logger.debug("plugin %r skipped by %s/%s", ep.name, ENV_ALLOW, ENV_BLOCK)
