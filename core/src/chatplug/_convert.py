@@ -185,7 +185,8 @@ def _field_code(cls: type, field: Any, env: dict[str, Any]) -> list[str]:
         env["_bad_list"] = _bad_value
         body = [
             f"if v.__class__ is not list: _bad_list({where!r}, 'list', v)",
-            f"v = [_s_{name}(item, None) for item in v]",
+            # one choice per chunk is the common case: skip the comprehension's frame
+            f"v = [_s_{name}(v[0], None)] if len(v) == 1 else [_s_{name}(item, None) for item in v]",
         ]
     elif tp is Any:
         body = ["pass"]

@@ -28,8 +28,9 @@ __all__ = ["Stream", "AsyncStream", "StreamProcessor"]
 logger = logging.getLogger("chatplug")
 
 _DONE = b"[DONE]"
-#: json.loads minus its per-call type and encoding sniffing (data is always UTF-8).
-_decode_json = json.JSONDecoder().decode
+#: json.loads minus its per-call type sniffing and whitespace regexes: the fast
+#: path for a well-formed event; anything else goes the careful way.
+_raw_decode_json = json.JSONDecoder().raw_decode
 _NO_CHUNKS: list[ChatCompletionChunk] = []
 
 
@@ -56,13 +57,13 @@ class StreamProcessor:
         return self._events(events)
 
     def _events(self, events: list[tuple[str | None, bytes]]) -> list[ChatCompletionChunk]:
+        if self.done:
+            return _NO_CHUNKS
         chunks: list[ChatCompletionChunk] = []
         add = self.accumulator.add
         normalize = self._normalize
         structure = self._structure
         for event, data in events:
-            if self.done:
-                break
             if data == _DONE:
                 self.done = True
                 break
@@ -71,16 +72,14 @@ class StreamProcessor:
                     raise status_error(self.plan, None, decode_body(data), self._headers)
                 continue  # keep-alives and events chat streams do not use
             try:
-                obj = _decode_json(data.decode("utf-8"))
-            except ValueError as exc:  # includes UnicodeDecodeError
-                if not data.strip():
+                text = data.decode("utf-8")
+                obj, end = _raw_decode_json(text)
+                if end != len(text):
+                    raise ValueError("trailing data")
+            except ValueError:  # includes UnicodeDecodeError; the slow path says what is wrong
+                obj = self._decode_carefully(data)
+                if obj is None:
                     continue
-                raise APIResponseValidationError(
-                    f"{self.plan.provider.id}: malformed JSON in stream event ({exc}): "
-                    f"{self.plan.scrub(repr(data[:200]))}",
-                    provider=self.plan.provider.id,
-                    body=data.decode("utf-8", "replace"),
-                ) from exc
             if type(obj) is not dict:
                 raise APIResponseValidationError(
                     f"{self.plan.provider.id}: stream event is not a JSON object: {data[:200]!r}",
@@ -103,6 +102,21 @@ class StreamProcessor:
                 add(chunk)
                 chunks.append(chunk)
         return chunks
+
+    def _decode_carefully(self, data: bytes) -> Any:
+        """Decode an event the fast path refused: ``None`` for a blank one, else
+        the JSON value, or an APIResponseValidationError saying what is wrong."""
+        if not data.strip():
+            return None
+        try:
+            return json.loads(data.decode("utf-8"))
+        except ValueError as exc:
+            raise APIResponseValidationError(
+                f"{self.plan.provider.id}: malformed JSON in stream event ({exc}): "
+                f"{self.plan.scrub(repr(data[:200]))}",
+                provider=self.plan.provider.id,
+                body=data.decode("utf-8", "replace"),
+            ) from exc
 
     def finish(self) -> list[ChatCompletionChunk]:
         """At end of body: flush, then accept the stream if it ended properly."""
