@@ -161,7 +161,7 @@ def _replay(pieces: list[bytes]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 def _process(client: chatplug.Client, pieces: list[bytes]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Feed ``pieces`` straight to a stream processor (exact boundaries, no socket coalescing)."""
-    plan = client._prepare("t-1", MESSAGES, True, {}, None, None, None, None)
+    plan = client._prepare("t-1", MESSAGES, True, {})
     processor = StreamProcessor(plan, {})
     chunks = []
     for piece in pieces:

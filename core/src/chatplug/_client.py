@@ -133,17 +133,13 @@ class _ClientBase:
         provider, name = self._registry.resolve_model(model)
         return provider, name, provider.resolve_base_url(None, os.environ).rstrip("/")
 
-    def _prepare(
-        self,
-        model: str,
-        messages: Iterable[Message],
-        stream: bool,
-        params: dict[str, Any],
-        extra_headers: Mapping[str, str] | None,
-        extra_query: Mapping[str, Any] | None,
-        extra_body: Mapping[str, Any] | None,
-        timeout: Any,
-    ) -> CallPlan:
+    def _prepare(self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]) -> CallPlan:
+        """Everything about a call that is decided before any I/O (and every check)."""
+        params, options = _split_kwargs(kwargs)
+        extra_headers = options["extra_headers"]
+        extra_query = options["extra_query"]
+        extra_body = options["extra_body"]
+        timeout = options["timeout"]
         provider, name, base_url = self._route(model)
         given = {key: value for key, value in params.items() if value is not None}
         if stream:
@@ -351,7 +347,7 @@ _PARAMS = frozenset(
 _CALL_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 
 
-def _split_kwargs(provider_hint: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     unknown = set(kwargs) - _PARAMS - _CALL_OPTIONS
     if unknown:
         name = sorted(unknown)[0]
@@ -412,17 +408,7 @@ class Client(_ClientBase):
     def _create(
         self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]
     ) -> ChatCompletion | Stream:
-        params, options = _split_kwargs(model, kwargs)
-        plan = self._prepare(
-            model,
-            messages,
-            stream,
-            params,
-            options["extra_headers"],
-            options["extra_query"],
-            options["extra_body"],
-            options["timeout"],
-        )
+        plan = self._prepare(model, messages, stream, kwargs)
         http = self.http_client
         attempt = 0
         while True:
@@ -529,17 +515,7 @@ class AsyncClient(_ClientBase):
     async def _create(
         self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]
     ) -> ChatCompletion | AsyncStream:
-        params, options = _split_kwargs(model, kwargs)
-        plan = self._prepare(
-            model,
-            messages,
-            stream,
-            params,
-            options["extra_headers"],
-            options["extra_query"],
-            options["extra_body"],
-            options["timeout"],
-        )
+        plan = self._prepare(model, messages, stream, kwargs)
         http = self.http_client
         attempt = 0
         while True:

@@ -161,7 +161,8 @@ class APIStatusError(APIError):
         self.retry_after = retry_after
         if retryable is not None:
             self.retryable = retryable
-        elif type(self).retryable is False and type(self) is APIStatusError:
+        elif type(self) is APIStatusError:
+            # No subclass decided: retry what openai-python retries (408, 429, 5xx).
             self.retryable = status_code in RETRYABLE_STATUS_CODES
 
     def __str__(self) -> str:

@@ -182,8 +182,7 @@ def test_any_json_into_a_completion_parses_or_raises_validation_error(value: Any
 def stream_plan() -> Any:
     registry, _ = make_registry()
     client = chatplug.Client(provider="rel", api_key=API_KEY, base_url="http://127.0.0.1:9/v1", registry=registry)
-    options = {"extra_headers": None, "extra_query": None, "extra_body": None}
-    return client._prepare("rel-1", MESSAGES, True, {}, timeout=None, **options)
+    return client._prepare("rel-1", MESSAGES, True, {})
 
 
 def process(plan: Any, pieces: list[bytes]) -> chatplug.ChatCompletion:
