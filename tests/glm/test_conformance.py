@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import chatplug
 import chatplug_glm
 from chatplug.testing import ErrorSample, ProviderConformance, Transcript
@@ -13,7 +15,7 @@ class TestGLMConformance(ProviderConformance):
     """The GLM plugin module against every recorded GLM transcript and error body."""
 
     provider_id = "glm"
-    plugin = chatplug_glm
+    plugin: ClassVar[object | None] = chatplug_glm
     model = "glm-4.6"
     transcripts = (
         Transcript(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import chatplug
 import chatplug_kimi
 from chatplug.testing import ErrorSample, ProviderConformance, Transcript
@@ -11,7 +13,7 @@ class TestKimiConformance(ProviderConformance):
     """The Kimi plugin module against every recorded Kimi transcript and error body."""
 
     provider_id = "kimi"
-    plugin = chatplug_kimi
+    plugin: ClassVar[object | None] = chatplug_kimi
     transcripts = (
         Transcript(
             "kimi-stream-k2-0905.sse",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import chatplug
 import chatplug_deepseek
@@ -37,7 +38,7 @@ def test_reasoner_history_drops_earlier_reasoning_but_keeps_the_current_turn(
     client: chatplug.Client, fake_server: FakeServer
 ) -> None:
     fake_server.add(Reply.json((FIXTURES / "deepseek-nonstream-reasoner.json").read_bytes()))
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "user", "content": "2+2?"},
         {"role": "assistant", "content": "4", "reasoning_content": "earlier turn"},
         {"role": "user", "content": "Weather in Paris?"},
