@@ -198,6 +198,28 @@ class _ClientBase:
             return redirect_error(plan, response)
         return status_error(plan, response.status_code, decode_body(content), response.headers)
 
+    def _start_attempt(
+        self, plan: CallPlan, attempt: int, http: httpx.Client | httpx.AsyncClient
+    ) -> tuple[Any, httpx.Request]:
+        """Announce one attempt to the observers and build its httpx request."""
+        event = plan.event(attempt)
+        notify(plan.hook.chatplug_on_request, request=event)
+        request = http.build_request(
+            "POST", plan.url, content=plan.body, headers=plan.headers, params=plan.params, timeout=plan.timeout
+        )
+        return event, request
+
+    @staticmethod
+    def _received(plan: CallPlan, event: Any, response: httpx.Response) -> None:
+        notify(
+            plan.hook.chatplug_on_response, request=event, status_code=response.status_code, headers=response.headers
+        )
+
+    @staticmethod
+    def _empty_stream(plan: CallPlan) -> APIConnectionError:
+        """A 2xx stream whose body ended before its first byte: retryable like a dropped connection."""
+        return APIConnectionError(f"{plan.provider.id}: the stream closed before any data", provider=plan.provider.id)
+
     def _should_retry(self, plan: CallPlan, attempt: int, error: APIError, event: Any) -> float | None:
         will_retry = error.retryable and attempt < self.max_retries
         notify(plan.hook.chatplug_on_error, request=event, error=error, will_retry=will_retry)
@@ -412,22 +434,13 @@ class Client(_ClientBase):
         http = self.http_client
         attempt = 0
         while True:
-            event = plan.event(attempt)
-            notify(plan.hook.chatplug_on_request, request=event)
-            request = http.build_request(
-                "POST", plan.url, content=plan.body, headers=plan.headers, params=plan.params, timeout=plan.timeout
-            )
+            event, request = self._start_attempt(plan, attempt, http)
             try:
                 try:
                     response = http.send(request, stream=True, follow_redirects=False)
                 except httpx.HTTPError as exc:
                     raise transport_error(plan, exc) from exc
-                notify(
-                    plan.hook.chatplug_on_response,
-                    request=event,
-                    status_code=response.status_code,
-                    headers=response.headers,
-                )
+                self._received(plan, event, response)
                 try:
                     if response.status_code >= 300:
                         raise self._error_for(plan, response, response.read())
@@ -435,9 +448,7 @@ class Client(_ClientBase):
                         source = response.iter_bytes()
                         first = next(source, b"")
                         if not first:
-                            raise APIConnectionError(
-                                f"{plan.provider.id}: the stream closed before any data", provider=plan.provider.id
-                            )
+                            raise self._empty_stream(plan)
                         return Stream(StreamProcessor(plan, response.headers), response, first, source, event)
                     content = response.read()
                 except httpx.HTTPError as exc:
@@ -519,22 +530,13 @@ class AsyncClient(_ClientBase):
         http = self.http_client
         attempt = 0
         while True:
-            event = plan.event(attempt)
-            notify(plan.hook.chatplug_on_request, request=event)
-            request = http.build_request(
-                "POST", plan.url, content=plan.body, headers=plan.headers, params=plan.params, timeout=plan.timeout
-            )
+            event, request = self._start_attempt(plan, attempt, http)
             try:
                 try:
                     response = await http.send(request, stream=True, follow_redirects=False)
                 except httpx.HTTPError as exc:
                     raise transport_error(plan, exc) from exc
-                notify(
-                    plan.hook.chatplug_on_response,
-                    request=event,
-                    status_code=response.status_code,
-                    headers=response.headers,
-                )
+                self._received(plan, event, response)
                 try:
                     if response.status_code >= 300:
                         raise self._error_for(plan, response, await response.aread())
@@ -542,9 +544,7 @@ class AsyncClient(_ClientBase):
                         asource = response.aiter_bytes()
                         first = await anext(asource, b"")
                         if not first:
-                            raise APIConnectionError(
-                                f"{plan.provider.id}: the stream closed before any data", provider=plan.provider.id
-                            )
+                            raise self._empty_stream(plan)
                         return AsyncStream(StreamProcessor(plan, response.headers), response, first, asource, event)
                     content = await response.aread()
                 except httpx.HTTPError as exc:
