@@ -147,7 +147,9 @@ def test_extra_headers_query_and_body_reach_the_server(server: FakeServer, clien
 
 def test_unknown_keyword_points_to_extra_body(client: chatplug.Client, server: FakeServer) -> None:
     with pytest.raises(chatplug.InvalidRequestError, match="extra_body") as info:
-        client.chat.completions.create(model="t-1", messages=MESSAGES, thinking={"type": "enabled"})
+        client.chat.completions.create(  # type: ignore[call-overload]  # the mistake under test
+            model="t-1", messages=MESSAGES, thinking={"type": "enabled"}
+        )
     assert info.value.param == "thinking"
     assert server.requests == []
 

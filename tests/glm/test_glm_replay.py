@@ -252,7 +252,8 @@ def test_stream_tool_call_final_is_fed_back_unchanged(client: chatplug.Client, s
     ) as stream:
         final = stream.get_final_completion()
     assistant = final.choices[0].message
-    history = [
+    assert assistant.tool_calls is not None
+    history: list[chatplug.types.Message] = [
         *MESSAGES,
         assistant,
         {"role": "tool", "tool_call_id": assistant.tool_calls[0].id, "content": "sunny"},

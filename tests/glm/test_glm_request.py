@@ -156,7 +156,9 @@ async def test_reasoning_round_trip_typed_message_async(aclient: chatplug.AsyncC
     thinking = {"type": "enabled", "clear_thinking": False}
     first = await aclient.chat.completions.create(model="glm-4.7", messages=MESSAGES, extra_body={"thinking": thinking})
     message = first.choices[0].message
-    history = [*MESSAGES, message, {"role": "tool", "tool_call_id": "call_-7807249954186984837", "content": "sunny"}]
+    history: list[chatplug.types.Message] = [
+        *MESSAGES, message, {"role": "tool", "tool_call_id": "call_-7807249954186984837", "content": "sunny"}
+    ]
     await aclient.chat.completions.create(model="glm-4.7", messages=history, extra_body={"thinking": thinking})
     sent = server.requests[1].json()["messages"][1]
     assert sent["reasoning_content"] == message.reasoning_content

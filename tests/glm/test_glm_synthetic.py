@@ -59,8 +59,8 @@ def test_tool_stream_fragments_sync(client: chatplug.Client, server: FakeServer,
     with client.chat.completions.create(
         model="glm-4.6", messages=MESSAGES, stream=True, extra_body={"tool_stream": True}
     ) as stream:
-        fragments = [c.choices[0].delta.tool_calls[0].function.arguments
-                     for c in stream if c.choices[0].delta.tool_calls]
+        fragments = [call.function.arguments for c in stream for call in (c.choices[0].delta.tool_calls or [])[:1]
+                     if call.function is not None]
         final = stream.get_final_completion()
     assert fragments == ["", '{"city"', ': "Bei', 'jing", "unit"', ': "celsius"}']  # each arrives as sent
     calls = final.choices[0].message.tool_calls

@@ -182,7 +182,7 @@ def test_reasoning_content_in_dict_history_is_sent_unchanged(server: FakeServer,
     assistant = {"role": "assistant", "content": "", "reasoning_content": "Need the tool.",
                  "tool_calls": [{"id": "functions.get_weather:0", "type": "function",
                                  "function": {"name": "get_weather", "arguments": "{}"}}]}
-    history = [{"role": "user", "content": "Weather?"}, assistant,
+    history: list[dict[str, Any]] = [{"role": "user", "content": "Weather?"}, assistant,
                {"role": "tool", "tool_call_id": "functions.get_weather:0", "content": "sunny"}]
     server.add(Reply.json(completion({"role": "assistant", "content": "Sunny.", "reasoning_content": "Done."})))
     reply = client.chat.completions.create(model="kimi-k2-thinking-turbo", messages=history)

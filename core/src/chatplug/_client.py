@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
@@ -34,9 +34,13 @@ from chatplug._transport import (
 )
 from chatplug._version import __version__
 from chatplug.errors import APIConnectionError, APIError, InvalidRequestError
+from chatplug.params import CALL_OPTIONS, REQUEST_PARAMETERS, CreateParams
 from chatplug.plugins import PluginRegistry, default_registry
 from chatplug.provider import Provider
 from chatplug.types import ChatCompletion, Message
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Client", "AsyncClient", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"]
 
@@ -287,98 +291,101 @@ def _checked_query(provider: Provider, extra_query: Any) -> dict[str, Any]:
     )
 
 
-class _Completions:
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-
-class Completions(_Completions):
+class Completions:
     """``client.chat.completions``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
 
     @overload
     def create(
-        self, *, model: str, messages: Iterable[Message], stream: Literal[False] = False, **kwargs: Any
+        self,
+        *,
+        model: str,
+        messages: Iterable[Message],
+        stream: Literal[False] = False,
+        **kwargs: Unpack[CreateParams],
     ) -> ChatCompletion: ...
 
     @overload
-    def create(self, *, model: str, messages: Iterable[Message], stream: Literal[True], **kwargs: Any) -> Stream: ...
+    def create(
+        self, *, model: str, messages: Iterable[Message], stream: Literal[True], **kwargs: Unpack[CreateParams]
+    ) -> Stream: ...
 
     def create(
-        self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Any
+        self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Unpack[CreateParams]
     ) -> ChatCompletion | Stream:
         """Create a chat completion; with ``stream=True``, return a :class:`Stream`.
 
-        Parameters are OpenAI's: ``temperature``, ``top_p``, ``max_tokens``,
-        ``max_completion_tokens``, ``stop``, ``n``, ``seed``, ``user``,
-        ``stream_options``, ``tools``, ``tool_choice``, ``parallel_tool_calls``,
-        ``response_format``, ``frequency_penalty``, ``presence_penalty``,
-        ``logprobs``, ``top_logprobs``, ``logit_bias``; plus ``extra_headers``,
+        Parameters are OpenAI's (see :class:`~chatplug.params.CreateParams`):
+        ``temperature``, ``top_p``, ``max_tokens``, ``max_completion_tokens``,
+        ``stop``, ``n``, ``seed``, ``user``, ``stream_options``, ``tools``,
+        ``tool_choice``, ``parallel_tool_calls``, ``response_format``,
+        ``frequency_penalty``, ``presence_penalty``, ``logprobs``,
+        ``top_logprobs``, ``logit_bias``; plus ``extra_headers``,
         ``extra_query``, ``extra_body`` (provider parameters such as GLM's
         ``thinking``) and ``timeout``.
         """
-        return self._client._create(model, messages, stream, kwargs)  # type: ignore[no-any-return]
+        return self._client._create(model, messages, stream, dict(kwargs))
 
 
-class AsyncCompletions(_Completions):
+class AsyncCompletions:
     """``aclient.chat.completions``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
 
     @overload
     async def create(
-        self, *, model: str, messages: Iterable[Message], stream: Literal[False] = False, **kwargs: Any
+        self,
+        *,
+        model: str,
+        messages: Iterable[Message],
+        stream: Literal[False] = False,
+        **kwargs: Unpack[CreateParams],
     ) -> ChatCompletion: ...
 
     @overload
     async def create(
-        self, *, model: str, messages: Iterable[Message], stream: Literal[True], **kwargs: Any
+        self, *, model: str, messages: Iterable[Message], stream: Literal[True], **kwargs: Unpack[CreateParams]
     ) -> AsyncStream: ...
 
     async def create(
-        self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Any
+        self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Unpack[CreateParams]
     ) -> ChatCompletion | AsyncStream:
         """The async twin of :meth:`Completions.create`."""
-        return await self._client._create(model, messages, stream, kwargs)  # type: ignore[no-any-return]
+        return await self._client._create(model, messages, stream, dict(kwargs))
 
 
-class _Chat:
-    def __init__(self, completions: Any) -> None:
-        self.completions = completions
+class Chat:
+    """``client.chat``."""
+
+    def __init__(self, client: Client) -> None:
+        self.completions = Completions(client)
 
 
-_PARAMS = frozenset(
-    {
-        "temperature",
-        "top_p",
-        "max_tokens",
-        "max_completion_tokens",
-        "stop",
-        "n",
-        "seed",
-        "user",
-        "stream_options",
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "response_format",
-        "frequency_penalty",
-        "presence_penalty",
-        "logprobs",
-        "top_logprobs",
-        "logit_bias",
-    }
-)
-_CALL_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+class AsyncChat:
+    """``aclient.chat``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.completions = AsyncCompletions(client)
+
+
+#: Names kept for the CLI, which sorts ``-o`` options into parameters and extras.
+_PARAMS = REQUEST_PARAMETERS
+_CALL_OPTIONS = CALL_OPTIONS
 
 
 def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    unknown = set(kwargs) - _PARAMS - _CALL_OPTIONS
+    unknown = set(kwargs) - REQUEST_PARAMETERS - CALL_OPTIONS
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidRequestError(
             f"create() got an unknown parameter {name!r}; provider parameters go in extra_body={{{name!r}: ...}}",
             param=name,
         )
-    params = {key: value for key, value in kwargs.items() if key in _PARAMS}
-    options = {key: kwargs.get(key, _NOT_GIVEN if key == "timeout" else None) for key in _CALL_OPTIONS}
+    params = {key: value for key, value in kwargs.items() if key in REQUEST_PARAMETERS}
+    options = {key: kwargs.get(key, _NOT_GIVEN if key == "timeout" else None) for key in CALL_OPTIONS}
     return params, options
 
 
@@ -418,7 +425,7 @@ class Client(_ClientBase):
         self._http = http_client
         self._owns_http = http_client is None
         self._sleep: Callable[[float], None] = time.sleep
-        self.chat = _Chat(Completions(self))
+        self.chat = Chat(self)
 
     @property
     def http_client(self) -> httpx.Client:
@@ -514,7 +521,7 @@ class AsyncClient(_ClientBase):
         import asyncio  # here, not at module level: only async users pay for importing asyncio
 
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self.chat = _Chat(AsyncCompletions(self))
+        self.chat = AsyncChat(self)
 
     @property
     def http_client(self) -> httpx.AsyncClient:

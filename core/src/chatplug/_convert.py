@@ -94,6 +94,8 @@ def _structure_message(value: Any, _: Any) -> Any:
     if type(value) is not dict:
         raise _WrongType(f"expected a message object, got {type(value).__name__}")
     cls = _MESSAGE_TYPES.get(value.get("role"))  # type: ignore[arg-type]
+    if cls is t.ChatCompletionMessage and type(value.get("content")) is list:
+        return value  # assistant content parts: kept as the plain dict they are
     return converter.structure(value, cls) if cls is not None else value
 
 

@@ -195,7 +195,8 @@ class ChatCompletionMessage(WireObject):
     """
 
     role: str = "assistant"
-    content: Content = _emit_null()
+    #: The reply text. (An assistant turn written as content parts stays a plain dict in a request.)
+    content: str | None = _emit_null()
     reasoning_content: str | None = None
     tool_calls: list[ChatCompletionMessageToolCall] | None = None
     refusal: str | None = None

@@ -1,0 +1,56 @@
+"""The keyword arguments of ``chat.completions.create()``, as one typed dict.
+
+The signatures of ``create()`` are typed through it (``**kwargs:
+Unpack[CreateParams]``), so a type checker catches ``temperature="hot"`` or a
+misspelt parameter, and the client derives the set of parameters it knows from
+it: one list, not four.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypedDict
+
+import httpx
+
+from chatplug.types import ResponseFormat, StreamOptions, Tool
+
+__all__ = ["CreateParams", "REQUEST_PARAMETERS", "CALL_OPTIONS"]
+
+
+class CreateParams(TypedDict, total=False):
+    """OpenAI's chat-completions parameters, plus chatplug's per-call options.
+
+    Every key is optional; ``None`` means "not sent". Provider parameters the
+    contract does not name go in ``extra_body`` (GLM's ``thinking``, say).
+    """
+
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    max_completion_tokens: int | None
+    stop: str | Sequence[str] | None
+    n: int | None
+    seed: int | None
+    user: str | None
+    stream_options: StreamOptions | Mapping[str, Any] | None
+    tools: Iterable[Tool | Mapping[str, Any]] | None
+    tool_choice: str | Mapping[str, Any] | None
+    parallel_tool_calls: bool | None
+    response_format: ResponseFormat | Mapping[str, Any] | None
+    frequency_penalty: float | None
+    presence_penalty: float | None
+    logprobs: bool | None
+    top_logprobs: int | None
+    logit_bias: Mapping[str, float] | None
+    # chatplug's per-call options (not part of the JSON body)
+    extra_headers: Mapping[str, str] | None
+    extra_query: Mapping[str, Any] | None
+    extra_body: Mapping[str, Any] | None
+    timeout: float | httpx.Timeout | None
+
+
+#: The per-call options: everything in :class:`CreateParams` that is not a body parameter.
+CALL_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+#: The body parameters ``create()`` accepts by name.
+REQUEST_PARAMETERS = frozenset(CreateParams.__optional_keys__) - CALL_OPTIONS
