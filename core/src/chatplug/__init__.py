@@ -188,7 +188,7 @@ __all__ = [
 
 #: Public submodules, also reachable as attributes (``chatplug.errors``).
 _SUBMODULES = frozenset(
-    {"config", "errors", "events", "hookspecs", "normalize", "plugins", "provider", "testing", "types"}
+    {"config", "errors", "events", "hookspecs", "normalize", "params", "plugins", "provider", "testing", "types"}
 )
 
 #: Where each public name lives; imported on first access.
