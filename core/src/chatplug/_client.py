@@ -371,11 +371,6 @@ class AsyncChat:
         self.completions = AsyncCompletions(client)
 
 
-#: Names kept for the CLI, which sorts ``-o`` options into parameters and extras.
-_PARAMS = REQUEST_PARAMETERS
-_CALL_OPTIONS = CALL_OPTIONS
-
-
 def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     unknown = set(kwargs) - REQUEST_PARAMETERS - CALL_OPTIONS
     if unknown:

@@ -10,10 +10,10 @@ from typing import Any, TextIO
 
 from chatplug._cli._errors import UsageError
 from chatplug._cli._render import ReplyPrinter, finish_notice, print_json, usage_line
-from chatplug._client import _PARAMS as NAMED_PARAMS
 from chatplug._client import Client
 from chatplug._streaming import Stream
 from chatplug.errors import APIError
+from chatplug.params import REQUEST_PARAMETERS as NAMED_PARAMS
 from chatplug.plugins import PluginRegistry
 from chatplug.types import ChatCompletion
 
