@@ -22,10 +22,11 @@ _BOM = b"\xef\xbb\xbf"
 class SSEDecoder:
     """Feed it bytes as they arrive; it returns the events completed so far."""
 
-    __slots__ = ("_buffer", "_data", "_event", "_held_cr", "_started")
+    __slots__ = ("_data", "_event", "_held_cr", "_pending", "_started")
 
     def __init__(self) -> None:
-        self._buffer = b""
+        #: Pieces of a line not finished yet (a list, so a long line costs one join, not one copy per read).
+        self._pending: list[bytes] = []
         self._data: list[bytes] = []
         self._event: str | None = None
         self._held_cr = False
@@ -35,12 +36,12 @@ class SSEDecoder:
         """Decode ``chunk`` and return every event it completes."""
         if not self._started:
             # A UTF-8 byte order mark may open the stream (it can arrive split); it is not part of the first line.
-            head = self._buffer + chunk
+            head = b"".join(self._pending) + chunk
             if len(head) < 3 and _BOM.startswith(head):
-                self._buffer = head
+                self._pending = [head]
                 return []
             self._started = True
-            self._buffer = b""
+            self._pending = []
             chunk = head[3:] if head.startswith(_BOM) else head
         if self._held_cr and chunk:
             # A CR ended the previous chunk: if this one starts with LF, that
@@ -48,19 +49,29 @@ class SSEDecoder:
             self._held_cr = False
             if chunk[:1] == _LF:
                 chunk = chunk[1:]
-        buffer = self._buffer + chunk if self._buffer else chunk
+        if _LF not in chunk and _CR not in chunk:
+            if chunk:
+                self._pending.append(chunk)  # still inside a line
+            return []
+        if self._pending:
+            self._pending.append(chunk)
+            buffer = b"".join(self._pending)
+        else:
+            buffer = chunk
         if _CR in buffer:
             if buffer.endswith(_CR):
                 self._held_cr = True
             buffer = buffer.replace(b"\r\n", _LF).replace(_CR, _LF)
         lines = buffer.split(_LF)
-        self._buffer = lines.pop()
-        return self._lines(lines) if lines else []
+        rest = lines.pop()
+        self._pending = [rest] if rest else []
+        return self._lines(lines)
 
     def flush(self) -> list[ServerSentEvent]:
         """At end of stream: finish a last line and a last event that had no blank line."""
-        lines = [self._buffer] if self._buffer else []
-        self._buffer = b""
+        rest = b"".join(self._pending)
+        lines = [rest] if rest else []
+        self._pending = []
         lines.append(b"")
         return self._lines(lines)
 
