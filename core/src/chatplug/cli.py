@@ -20,7 +20,15 @@ import traceback
 from collections.abc import Sequence
 from typing import TextIO
 
-from chatplug._cli._chat import ChatSession, make_client, read_prompt, resolve_model_name
+from chatplug._cli._chat import (
+    ChatSession,
+    KeylessEndpoint,
+    choose_provider,
+    make_client,
+    read_prompt,
+    request_options,
+    resolve_model_name,
+)
 from chatplug._cli._debug import Redactor, RequestLogger, configure_logging
 from chatplug._cli._errors import (
     EXIT_ERROR,
@@ -29,15 +37,17 @@ from chatplug._cli._errors import (
     UsageError,
     error_line,
     exit_code,
+    one_line,
 )
 from chatplug._cli._listing import print_models, print_providers
 from chatplug._cli._parser import build_parser
-from chatplug.errors import APIError, ChatplugError
+from chatplug.errors import ChatplugError
 from chatplug.plugins import PluginRegistry, default_registry
 
 __all__ = ["main"]
 
 DEBUG_PLUGIN_NAME = "chatplug.cli.debug"
+KEYLESS_PLUGIN_NAME = "chatplug.cli.keyless-endpoint"
 
 
 class _Command:
@@ -53,33 +63,55 @@ class _Command:
         self.redact = Redactor([getattr(args, "api_key", None)])
 
     def run(self) -> int:
-        configure_logging(self.redact, debug=self.debug, quiet_plugin_warnings=self.args.command != "chat")
-        self.redact.add_provider_keys(self.registry)
-        if self.args.command == "providers":
-            print_providers(self.registry, self.stdout)
-            return 0
-        if self.args.command == "models":
-            print_models(self.registry, self.stdout, self.args.provider)
-            return 0
-        return self.chat()
+        # `providers` lists failed plugins itself; every other command shows them as warnings
+        restore_logging = configure_logging(
+            self.redact, debug=self.debug, quiet_plugin_warnings=self.args.command == "providers"
+        )
+        try:
+            self.redact.add_provider_keys(self.registry)
+            if self.args.command == "providers":
+                print_providers(self.registry, self.stdout)
+                return 0
+            if self.args.command == "models":
+                print_models(self.registry, self.stdout, self.args.provider)
+                return 0
+            return self.chat()
+        finally:
+            restore_logging()
 
     def chat(self) -> int:
         args = self.args
         model = resolve_model_name(args)
+        request_options(args)  # a bad -o is a usage error before anything else is looked up
         if args.interactive:  # stdin carries the next turns; the argument is only the first
+            if args.no_stdin:
+                raise UsageError("-i reads the conversation from stdin; it cannot be used with --no-stdin")
             prompt = args.prompt if args.prompt not in (None, "-") else None
         else:
-            prompt = read_prompt(args.prompt, self.stdin)
+            prompt = read_prompt(args.prompt, self.stdin, no_stdin=args.no_stdin, stderr=self.stderr)
+        provider = choose_provider(args, self.registry, model)
+        # plugins for this run only: registered in the process-wide registry, removed at the end
+        plugins: list[tuple[object, str]] = []
         if self.debug:
-            self.registry.register(RequestLogger(), DEBUG_PLUGIN_NAME)
-        with make_client(args, self.registry, model) as client:
-            session = ChatSession(
-                client, model, args, stdout=self.stdout, stderr=self.stderr, report_error=self.report
-            )
-            if args.interactive:
-                return session.run_interactive(prompt, self.stdin)
-            assert prompt is not None
-            return session.run_once(prompt)
+            plugins.append((RequestLogger(), DEBUG_PLUGIN_NAME))
+        if not isinstance(provider, str):
+            plugins.append((KeylessEndpoint(provider), KEYLESS_PLUGIN_NAME))
+        registered: list[object] = []
+        try:
+            for plugin, name in plugins:
+                self.registry.register(plugin, name)
+                registered.append(plugin)
+            with make_client(args, self.registry, provider) as client:
+                session = ChatSession(
+                    client, model, args, stdout=self.stdout, stderr=self.stderr, report_error=self.report
+                )
+                if args.interactive:
+                    return session.run_interactive(prompt, self.stdin)
+                assert prompt is not None
+                return session.run_once(prompt)
+        finally:
+            for plugin in registered:
+                self.registry.unregister(plugin)
 
     def report(self, error: BaseException) -> None:
         """Print ``error`` as one line on stderr (with the traceback under --debug)."""
@@ -92,7 +124,8 @@ class _Command:
             line = f"chatplug: internal error: {type(error).__name__}: {error}"
             if not self.debug:
                 line += " (run with --debug for the traceback)"
-        self.stderr.write(self.redact(" ".join(line.split())) + "\n")
+            line = one_line(line)
+        self.stderr.write(self.redact(line) + "\n")
         self.stderr.flush()
 
 
@@ -134,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         command.stderr.write(f"chatplug: error: {error}\n")
         return EXIT_USAGE
-    except (ChatplugError, APIError) as error:
+    except ChatplugError as error:
         command.report(error)
         return exit_code(error)
     except Exception as error:  # noqa: BLE001 - a bug must still end with one clear line

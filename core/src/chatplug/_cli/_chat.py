@@ -3,38 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import select
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from chatplug._cli._errors import UsageError
-from chatplug._cli._render import ReplyPrinter, finish_notice, print_json, usage_line
+from chatplug._cli._errors import EXIT_ERROR, UsageError
+from chatplug._cli._render import ReplyPrinter, finish_notice, is_tty, print_json, usage_line
 from chatplug._client import Client
 from chatplug._streaming import Stream
 from chatplug.errors import APIError
+from chatplug.hookspecs import hookimpl
 from chatplug.params import REQUEST_PARAMETERS as NAMED_PARAMS
 from chatplug.plugins import PluginRegistry
+from chatplug.provider import Provider
 from chatplug.types import ChatCompletion
 
-__all__ = ["ChatSession", "read_prompt", "request_options", "resolve_model_name", "EXIT_COMMANDS"]
+__all__ = [
+    "ChatSession",
+    "EXIT_COMMANDS",
+    "KeylessEndpoint",
+    "choose_provider",
+    "history_message",
+    "make_client",
+    "read_prompt",
+    "request_options",
+    "resolve_model_name",
+]
 
 #: Lines that end an interactive chat (as does Ctrl-D).
 EXIT_COMMANDS = frozenset({"/exit", "/quit"})
 MODEL_ENV = "CHATPLUG_MODEL"
-#: ``-o`` keys the command sets itself.
+#: ``-o`` keys the command sets itself, or that are per-call options rather than body fields.
 _RESERVED = {
-    "model": "-m/--model",
-    "messages": "the prompt",
-    "stream": "--no-stream",
+    "model": "use -m/--model",
+    "messages": "the prompt and -s/--system make the messages",
+    "stream": "use --no-stream",
+    "timeout": "use --timeout",
+    "extra_body": "give each body field as its own -o KEY=VALUE",
+    "extra_headers": "chatplug chat cannot add request headers",
+    "extra_query": "chatplug chat cannot add query parameters",
 }
-
-
-def _is_tty(stream: TextIO | None) -> bool:
-    try:
-        return stream is not None and stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+#: How long a PROMPT-plus-pipe call waits for piped input before saying what it is waiting for.
+STDIN_NOTICE_AFTER = 2.0
 
 
 def resolve_model_name(args: argparse.Namespace) -> str:
@@ -45,16 +58,45 @@ def resolve_model_name(args: argparse.Namespace) -> str:
     return model
 
 
-def read_prompt(argument: str | None, stdin: TextIO | None) -> str:
+def _announce_wait(stdin: TextIO, stderr: TextIO | None) -> None:
+    """When piped input is slow to come (or never ends), say on stderr what the command waits for."""
+    if stderr is None:
+        return
+    try:
+        ready, _, _ = select.select([stdin], [], [], STDIN_NOTICE_AFTER)
+    except (OSError, ValueError, TypeError, io.UnsupportedOperation):
+        return  # no file descriptor (a test's StringIO) or no select() on pipes (Windows): just read
+    if not ready:
+        stderr.write(
+            "chatplug: waiting for the input piped to stdin, to append it to PROMPT "
+            "(pass --no-stdin or '</dev/null' if nothing is piped)\n"
+        )
+        stderr.flush()
+
+
+def read_prompt(
+    argument: str | None, stdin: TextIO | None, *, no_stdin: bool = False, stderr: TextIO | None = None
+) -> str:
     """The prompt: the argument, stdin when it is absent or ``-``, or the
-    argument followed by whatever was piped in."""
+    argument followed by whatever was piped in.
+
+    With ``no_stdin`` stdin is never read: the argument is the whole prompt.
+    Otherwise piped input next to an argument is read to its end; when it is
+    slow to come, a note on ``stderr`` says so (an open pipe that is never
+    closed would otherwise look like a hang).
+    """
+    if no_stdin:
+        stdin = None
     if argument is None or argument == "-":
-        if stdin is None or (argument is None and _is_tty(stdin)):
+        if stdin is None or (argument is None and is_tty(stdin)):
+            if no_stdin:
+                raise UsageError("no prompt: --no-stdin needs a PROMPT argument")
             raise UsageError("no prompt: give PROMPT, pipe it on stdin, or use -i for a conversation")
         text = stdin.read()
     else:
         text = argument
-        if stdin is not None and not _is_tty(stdin):
+        if stdin is not None and not is_tty(stdin):
+            _announce_wait(stdin, stderr)
             piped = stdin.read()
             if piped.strip():
                 text = f"{argument}\n\n{piped}"
@@ -74,7 +116,7 @@ def request_options(args: argparse.Namespace) -> dict[str, Any]:
     extra_body: dict[str, Any] = {}
     for key, value in args.options:
         if key in _RESERVED:
-            raise UsageError(f"-o {key}=... is not allowed: use {_RESERVED[key]}")
+            raise UsageError(f"-o {key}=... is not allowed: {_RESERVED[key]}")
         if key in NAMED_PARAMS:
             kwargs[key] = value
         else:
@@ -88,14 +130,55 @@ def request_options(args: argparse.Namespace) -> dict[str, Any]:
     return kwargs
 
 
-def make_client(args: argparse.Namespace, registry: PluginRegistry, model: str) -> Client:
-    """A client pinned to ``--provider`` or to the provider that claims ``model``."""
-    provider_id = args.provider or registry.resolve_model(model)[0].id
+#: The provider id of a plain OpenAI-compatible server reached with --base-url alone.
+PLAIN_PROVIDER_ID = "openai-compatible"
+
+
+class KeylessEndpoint:
+    """A plugin that lets a plain ``--base-url`` server be called without a key
+    (a local vLLM or Ollama) when no ``--api-key`` is given."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+
+    @hookimpl
+    def chatplug_credentials(self, provider: Provider, api_key: str | None) -> Mapping[str, str] | None:
+        """No auth header for this command's plain endpoint when no key was given."""
+        if provider is self.provider and not api_key:
+            return {}
+        return None
+
+
+def choose_provider(args: argparse.Namespace, registry: PluginRegistry, model: str) -> str | Provider:
+    """The id of the provider the call goes to, or a :class:`Provider` record
+    for a plain OpenAI-compatible server at ``--base-url``.
+
+    ``-m provider/model`` naming another provider than ``--provider`` is a
+    usage error. With ``--base-url``, no ``--provider`` and a model that no
+    installed provider claims, the server at that URL is taken for a plain
+    OpenAI-compatible one.
+    """
+    prefix, sep, rest = model.partition("/")
+    named = prefix if sep and rest and prefix in registry.providers() else None
+    if args.provider:
+        if named is not None and named != args.provider:
+            raise UsageError(
+                f"-m {model} names provider {named!r} but --provider is {args.provider!r}: "
+                f"drop one, or write -m {args.provider}/{rest}"
+            )
+        return str(args.provider)
+    if args.base_url and named is None and not any(p.claims(model) for p in registry.providers().values()):
+        return Provider(id=PLAIN_PROVIDER_ID, base_url=args.base_url, name="OpenAI-compatible server (--base-url)")
+    return registry.resolve_model(model)[0].id
+
+
+def make_client(args: argparse.Namespace, registry: PluginRegistry, provider: str | Provider) -> Client:
+    """A client pinned to ``provider`` (see :func:`choose_provider`)."""
     options: dict[str, Any] = {}
     if args.timeout is not None:
         options["timeout"] = args.timeout
     return Client(
-        provider=provider_id,
+        provider=provider,
         api_key=args.api_key,
         base_url=args.base_url,
         max_retries=args.max_retries,
@@ -104,17 +187,24 @@ def make_client(args: argparse.Namespace, registry: PluginRegistry, model: str) 
     )
 
 
-def assistant_message(completion: ChatCompletion) -> dict[str, Any]:
+def history_message(completion: ChatCompletion) -> dict[str, Any] | None:
     """The reply as a history message, with ``reasoning_content`` kept (Kimi
-    thinking models need it sent back)."""
-    message: dict[str, Any] = {"role": "assistant", "content": ""}
-    if completion.choices:
-        reply = completion.choices[0].message
-        message["content"] = reply.content or ""
-        if reply.reasoning_content:
-            message["reasoning_content"] = reply.reasoning_content
-        if reply.tool_calls:
-            message["tool_calls"] = [call.to_dict() for call in reply.tool_calls]
+    thinking models need it sent back); ``None`` when there is nothing to keep.
+
+    The reply's ``tool_calls`` are left out: the command runs no tools, and an
+    assistant turn with tool calls but no ``tool`` answers after it makes APIs
+    reject every later request. A reply that only called tools has no text to
+    keep, so that turn is dropped from the history.
+    """
+    if not completion.choices:
+        return None
+    reply = completion.choices[0].message
+    content = reply.content if isinstance(reply.content, str) else ""
+    if not content:
+        return None
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if reply.reasoning_content:
+        message["reasoning_content"] = reply.reasoning_content
     return message
 
 
@@ -196,10 +286,11 @@ class ChatSession:
         """A conversation kept in memory until ``/exit``, ``/quit`` or end of input.
 
         An API error ends only the turn it happened in; the conversation goes on
-        without that turn.
+        without that turn. Returns 0, or 1 when any turn failed.
         """
         messages = self.first_messages()
-        tty = _is_tty(stdin)
+        failed = False
+        tty = is_tty(stdin)
         if tty:
             _enable_line_editing()
             self.stderr.write(f"chatplug: chatting with {self.model}; /exit or Ctrl-D to leave\n")
@@ -209,7 +300,7 @@ class ChatSession:
             if pending is not None:
                 text, pending = pending, None
             else:
-                line = _read_line(stdin, tty)
+                line = _read_line(stdin, tty, self.stdout)
                 if line is None:
                     break
                 text = line
@@ -223,9 +314,16 @@ class ChatSession:
             except APIError as error:
                 messages.pop()
                 self.report_error(error)
+                failed = True
                 continue
-            messages.append(assistant_message(final))
-        return 0
+            reply = history_message(final)
+            if reply is None:
+                messages.pop()  # nothing to keep (a tool call only): the history stays valid without the turn
+                self.stderr.write("chatplug: this turn is left out of the conversation (no text in the reply)\n")
+                self.stderr.flush()
+            else:
+                messages.append(reply)
+        return EXIT_ERROR if failed else 0
 
 
 def _enable_line_editing() -> None:
@@ -235,7 +333,7 @@ def _enable_line_editing() -> None:
         pass
 
 
-def _read_line(stdin: TextIO | None, tty: bool) -> str | None:
+def _read_line(stdin: TextIO | None, tty: bool, stdout: TextIO) -> str | None:
     """The next line the user typed, or ``None`` at end of input (Ctrl-D)."""
     if stdin is None:
         return None
@@ -243,7 +341,8 @@ def _read_line(stdin: TextIO | None, tty: bool) -> str | None:
         try:
             return input("> ")
         except EOFError:
-            sys.stdout.write("\n")
+            stdout.write("\n")
+            stdout.flush()
             return None
     line = stdin.readline()
     if not line:

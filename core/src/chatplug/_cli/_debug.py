@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from chatplug.errors import APIError
@@ -61,12 +61,15 @@ class _RedactingFormatter(logging.Formatter):
         return self._redactor(super().format(record))
 
 
-def configure_logging(redactor: Redactor, *, debug: bool, quiet_plugin_warnings: bool = False) -> None:
+def configure_logging(redactor: Redactor, *, debug: bool, quiet_plugin_warnings: bool = False) -> Callable[[], None]:
     """Send the ``chatplug`` logger to stderr: warnings, or everything with ``debug``.
 
     ``quiet_plugin_warnings`` keeps plugin-load warnings off the screen for
-    commands that list failed plugins themselves.
+    commands that list failed plugins themselves. Returns a function that puts
+    the logger back as it was (level, propagation, handlers), so the command can
+    run again in the same process.
     """
+    saved_level, saved_propagate, saved_handlers = logger.level, logger.propagate, list(logger.handlers)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_RedactingFormatter("chatplug: %(levelname)s: %(message)s", redactor))
     for existing in list(logger.handlers):
@@ -79,6 +82,16 @@ def configure_logging(redactor: Redactor, *, debug: bool, quiet_plugin_warnings:
         logger.setLevel(logging.DEBUG)
     else:
         logger.setLevel(logging.ERROR if quiet_plugin_warnings else logging.WARNING)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        for previous in saved_handlers:
+            if previous not in logger.handlers:
+                logger.addHandler(previous)
+        logger.setLevel(saved_level)
+        logger.propagate = saved_propagate
+
+    return restore
 
 
 def _json(value: Any) -> str:

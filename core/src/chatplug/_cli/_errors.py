@@ -21,9 +21,8 @@ from chatplug.errors import (
 )
 from chatplug.plugins import PluginRegistry
 
-__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "exit_code", "error_line"]
+__all__ = ["EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "exit_code", "error_line", "one_line"]
 
-EXIT_OK = 0
 #: An API, network or configuration error.
 EXIT_ERROR = 1
 #: A bad command line or an invalid request (caught before any network I/O).
@@ -33,15 +32,14 @@ EXIT_INTERRUPTED = 130
 
 
 def exit_code(error: BaseException) -> int:
-    """The exit code for ``error``."""
-    if isinstance(error, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
+    """The exit code for ``error`` (Ctrl-C is handled apart, by the caller)."""
     if isinstance(error, InvalidRequestError):
         return EXIT_USAGE
     return EXIT_ERROR
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines included) made one space."""
     return " ".join(text.split())
 
 
@@ -89,14 +87,14 @@ def _message(error: ChatplugError) -> str:
         return f"no API key for provider {error.provider!r}: {what}"
     if isinstance(error, APIStatusError):
         parts = [part for part in (error.provider, _status(error), _code(error)) if part]
-        text = f"{', '.join(parts)}: {error.message}" if parts else error.message
+        text = f"{', '.join(parts)}: {error.message}"  # the status part is always there
         if error.request_id:
             text += f" (request id {error.request_id})"
         return text
     return str(error)
 
 
-def _status(error: APIStatusError) -> str | None:
+def _status(error: APIStatusError) -> str:
     return f"HTTP {error.status_code}" if error.status_code is not None else "error in stream"
 
 
@@ -111,7 +109,7 @@ def error_line(error: ChatplugError, registry: PluginRegistry | None = None, *, 
     hint = _hint(error, registry, key_given)
     if hint:
         text += f" (hint: {hint})"
-    return _one_line(text)
+    return one_line(text)
 
 
 class UsageError(Exception):

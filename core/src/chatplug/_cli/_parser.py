@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from chatplug._version import __version__
 
-__all__ = ["build_parser", "parse_option"]
+__all__ = ["build_parser", "parse_option", "redact_arguments", "secret_arguments"]
 
 DESCRIPTION = "Chat with any installed chatplug provider from the terminal."
 EPILOG = (
@@ -34,7 +37,8 @@ def parse_option(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
+    """A whole number >= 0 (``--max-retries 0`` turns retries off)."""
     try:
         value = int(text)
     except ValueError:
@@ -42,6 +46,76 @@ def _positive_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    """A whole number >= 1 (``--max-tokens 0`` asks for an empty reply)."""
+    value = _whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """A number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+#: An option whose value is a secret, even when misspelt: ``--api-key``, ``--apikey``, ``--api_key``, ``--token``.
+_SECRET_OPTION = re.compile(r"--?(api|key|token|secret|auth|password)", re.IGNORECASE)
+#: A word that looks like a key: ``sk-...``, or a long run of letters and digits mixed.
+_KEY_LIKE = re.compile(r"sk-[A-Za-z0-9._-]{6,}|(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{16,}")
+REDACTED = "***"
+
+
+def secret_arguments(argv: Sequence[str]) -> list[str]:
+    """The command-line words that may be secrets: the value after (or in) an
+    ``--api*``/``--key``/``--token``-like option, and anything that looks like a key."""
+    found: list[str] = []
+    after_secret_option = False
+    for word in argv:
+        if after_secret_option and not word.startswith("-"):
+            found.append(word)
+        after_secret_option = False
+        if _SECRET_OPTION.match(word):
+            _, sep, value = word.partition("=")
+            if sep:
+                found.append(value)
+            else:
+                after_secret_option = True
+        found.extend(match.group(0) for match in _KEY_LIKE.finditer(word))
+    return [word for word in found if word]
+
+
+def redact_arguments(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret-looking command-line word replaced by ``***``."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return _KEY_LIKE.sub(REDACTED, text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose error messages never echo a key given on the command line."""
+
+    def __init__(self, *args: Any, secrets: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.secrets: list[str] = secrets if secrets is not None else []
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self.secrets.extend(secret_arguments(sys.argv[1:] if args is None else list(args)))
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {redact_arguments(message, self.secrets)}\n")
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -53,18 +127,22 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="API key to use instead of the provider's env var (prefer the env var: arguments show in 'ps')",
     )
-    group.add_argument("--max-retries", type=_positive_int, default=2, metavar="N", help="retries (default: 2)")
-    group.add_argument("--timeout", type=float, metavar="SECONDS", help="request timeout (default: 600)")
+    group.add_argument("--max-retries", type=_whole_number, default=2, metavar="N", help="retries (default: 2)")
+    group.add_argument(
+        "--timeout", type=_positive_float, metavar="SECONDS", help="request timeout, > 0 (default: 600)"
+    )
     group.add_argument("--debug", action="store_true", help="log requests (key redacted) and show tracebacks")
 
 
-def _add_chat(subparsers: Any) -> None:
+def _add_chat(subparsers: Any, secrets: list[str]) -> None:
     chat = subparsers.add_parser(
         "chat",
+        secrets=secrets,
         help="send a prompt and stream the reply",
         description=(
             "Send PROMPT to MODEL and stream the reply. Without PROMPT, or with '-', the prompt is read from "
-            "stdin; piped input is appended to PROMPT. With -i, hold a multi-turn conversation."
+            "stdin; input piped next to PROMPT is appended to it (--no-stdin or '</dev/null' turns that off). "
+            "With -i, hold a multi-turn conversation."
         ),
     )
     chat.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt; '-' or absent: read stdin")
@@ -72,6 +150,11 @@ def _add_chat(subparsers: Any) -> None:
         "-m", "--model", help="model name, e.g. glm-4.6 or kimi/kimi-k2-0905-preview (default: $CHATPLUG_MODEL)"
     )
     chat.add_argument("-i", "--interactive", action="store_true", help="multi-turn chat; /exit or Ctrl-D leaves")
+    chat.add_argument(
+        "--no-stdin",
+        action="store_true",
+        help="never read stdin: use PROMPT alone (for loops and scripts whose stdin is not meant for chatplug)",
+    )
     chat.add_argument("-s", "--system", metavar="TEXT", help="system prompt")
     chat.add_argument(
         "--temperature", type=float, metavar="T", help="sampling temperature (checked against the provider's range)"
@@ -96,19 +179,24 @@ def _add_chat(subparsers: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``chatplug`` argument parser with its ``chat``, ``providers`` and ``models`` commands."""
-    parser = argparse.ArgumentParser(prog="chatplug", description=DESCRIPTION, epilog=EPILOG)
+    secrets: list[str] = []
+    parser = _Parser(prog="chatplug", description=DESCRIPTION, epilog=EPILOG, secrets=secrets)
     parser.add_argument("--version", action="version", version=f"chatplug {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    _add_chat(subparsers)
+    _add_chat(subparsers, secrets)
     providers = subparsers.add_parser(
         "providers",
+        secrets=secrets,
         help="list installed providers, their configuration and failed plugins",
         description="One row per installed provider. API keys are never shown, only whether they are set.",
     )
     providers.add_argument("--debug", action="store_true", help="show plugin loading in detail")
     models = subparsers.add_parser(
-        "models", help="list the models each provider claims", description="Models each provider claims."
+        "models",
+        secrets=secrets,
+        help="list the models each provider claims",
+        description="Models each provider claims.",
     )
     models.add_argument("--provider", metavar="ID", help="only this provider")
     models.add_argument("--debug", action="store_true", help="show plugin loading in detail")

@@ -13,15 +13,16 @@ from typing import Any, TextIO
 
 from chatplug.types import ChatCompletion, Usage
 
-__all__ = ["ReplyPrinter", "message_text", "print_json", "usage_line", "finish_notice"]
+__all__ = ["ReplyPrinter", "finish_notice", "is_tty", "message_text", "print_json", "usage_line"]
 
 DIM = "\x1b[2m"
 RESET = "\x1b[0m"
 
 
-def _is_tty(stream: TextIO) -> bool:
+def is_tty(stream: TextIO | None) -> bool:
+    """Whether ``stream`` is a terminal (``False`` for ``None`` or a closed stream)."""
     try:
-        return stream.isatty()
+        return stream is not None and stream.isatty()
     except (AttributeError, ValueError):
         return False
 
@@ -33,7 +34,7 @@ class ReplyPrinter:
         self.out = out
         self.err = err
         self.show_reasoning = show_reasoning
-        self.dim = _is_tty(out) and not os.environ.get("NO_COLOR")
+        self.dim = is_tty(out) and not os.environ.get("NO_COLOR")
         self._state = "start"  # start | reasoning | content
         self._last_char = "\n"
 
