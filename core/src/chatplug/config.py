@@ -22,8 +22,9 @@ provider::
 
 The default registry reads it once, lazily, next to the installed plugins: a
 malformed file is reported like a plugin that fails to load (a warning and an
-entry in :func:`chatplug.plugin_failures`, or a :class:`ConfigError` in strict
-mode), and ``CHATPLUG_DISABLE_PLUGINS=config`` ignores the file.
+entry in :func:`chatplug.plugin_failures`; in strict mode a
+:class:`~chatplug.PluginError` whose ``__cause__`` is the :class:`ConfigError`),
+and ``CHATPLUG_DISABLE_PLUGINS=config`` ignores the file.
 
 Reading TOML needs :mod:`tomllib` (Python 3.11+). On Python 3.10 the file is
 read with the ``tomli`` backport if it is installed (``pip install tomli``);
@@ -43,7 +44,7 @@ from typing import Any
 
 from chatplug.errors import PluginError
 from chatplug.hookspecs import hookimpl
-from chatplug.provider import Limits, Provider
+from chatplug.provider import _ID_PATTERN, Limits, Provider
 
 __all__ = ["ENV_CONFIG", "PLUGIN_NAME", "ConfigError", "ConfigProviders", "config_path", "load_providers"]
 
@@ -107,23 +108,28 @@ class _Locator:
             return None
         end = self.tables[index + 1] if index + 1 < len(self.tables) else len(self.lines) + 1
         in_section = section is None
-        pattern = re.compile(rf"\s*(\"?){re.escape(key)}\1\s*=")
+        in_table = True
+        pattern = re.compile(rf"\s*([\"']?){re.escape(key)}\1\s*=")
+        dotted = re.compile(rf"\s*([\"']?){re.escape(section or '')}\1\s*\.\s*([\"']?){re.escape(key)}\2\s*=")
         for number in range(start + 1, end):
             line = self.lines[number - 1]
             header = re.match(r"\s*\[([^\[\]]+)\]", line)
             if header:
                 in_section = section is not None and header.group(1).strip() == f"providers.{section}"
+                in_table = False
                 continue
             if in_section and pattern.match(line):
                 return number
+            if section is not None and in_table and dotted.match(line):
+                return number  # limits.temperature = [...] written inside the provider's own table
         return start
 
 
 def _strings(value: Any) -> tuple[str, ...] | None:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return tuple(value)
+    """A string or a list of strings as a tuple; ``None`` for anything else or an empty string."""
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, list) and all(isinstance(item, str) and item.strip() for item in items):
+        return tuple(items)
     return None
 
 
@@ -175,12 +181,17 @@ def _provider(index: int, raw: Any, path: Path, where: _Locator) -> Provider:
             raise fail(None, f"missing required field {required!r}")
         if not isinstance(raw[required], str):
             raise fail(required, f"{required} must be a string, got {raw[required]!r}")
+    if not _ID_PATTERN.match(raw["id"]):
+        raise fail("id", f"provider id {raw['id']!r} is invalid: use lowercase letters, digits, '.', '_' or '-'")
+    if not raw["base_url"].startswith(("http://", "https://")):
+        raise fail("base_url", f"base_url {raw['base_url']!r} must start with http:// or https://")
     names: dict[str, tuple[str, ...]] = {}
     for name in ("api_key_env", "models", "model_prefixes"):
         if name in raw:
             value = _strings(raw[name])
             if value is None:
-                raise fail(name, f"{name} must be a string or a list of strings, got {raw[name]!r}")
+                raise fail(name, f"{name} must be a string or a list of strings, none empty, got {raw[name]!r}"
+                           + (" (an empty model prefix would claim every model)" if name == "model_prefixes" else ""))
             names[name] = value
     if not names.get("models") and not names.get("model_prefixes"):
         raise fail(None, "declare the models it serves: models = [...] and/or model_prefixes = [...]")
@@ -190,20 +201,16 @@ def _provider(index: int, raw: Any, path: Path, where: _Locator) -> Provider:
     if "name" in raw and not isinstance(raw["name"], str):
         raise fail("name", f"name must be a string, got {raw['name']!r}")
     limits = _limits(raw["limits"], fail) if "limits" in raw else Limits()
-    try:
-        return Provider(
-            id=raw["id"],
-            base_url=raw["base_url"].rstrip("/"),
-            name=raw.get("name", ""),
-            api_key_env=names.get("api_key_env", ()),
-            models=names.get("models", ()),
-            model_prefixes=names.get("model_prefixes", ()),
-            limits=limits,
-            capabilities=frozenset({"config"}),
-        )
-    except ValueError as exc:
-        key = "id" if "provider id" in str(exc) else "base_url"
-        raise fail(key, str(exc)) from None
+    return Provider(
+        id=raw["id"],
+        base_url=raw["base_url"].rstrip("/"),
+        name=raw.get("name", ""),
+        api_key_env=names.get("api_key_env", ()),
+        models=names.get("models", ()),
+        model_prefixes=names.get("model_prefixes", ()),
+        limits=limits,
+        capabilities=frozenset({"config"}),
+    )
 
 
 def load_providers(path: str | Path) -> list[Provider]:
@@ -267,7 +274,6 @@ class ConfigProviders:
     def __init__(self, providers: list[Provider], path: Path | None = None) -> None:
         self.providers = list(providers)
         self.path = path
-        self._ids = frozenset(p.id for p in self.providers)
         self._keyless = frozenset(p.id for p in self.providers if not p.api_key_env)
 
     @classmethod
@@ -276,7 +282,7 @@ class ConfigProviders:
         return cls(load_providers(path), Path(path))
 
     def __repr__(self) -> str:
-        return f"<chatplug.config.ConfigProviders {sorted(self._ids)} from {self.path}>"
+        return f"<chatplug.config.ConfigProviders {sorted(p.id for p in self.providers)} from {self.path}>"
 
     @hookimpl
     def chatplug_providers(self) -> list[Provider]:
@@ -286,7 +292,7 @@ class ConfigProviders:
     @hookimpl
     def chatplug_credentials(self, provider: Provider, api_key: str | None) -> Mapping[str, str] | None:
         """No auth header for a keyless provider of this file when no key was given."""
-        if provider.id in self._keyless and provider.id in self._ids and not api_key:
+        if provider.id in self._keyless and not api_key:
             return {}
         return None
 

@@ -199,3 +199,65 @@ def test_keyless_credentials_only_for_its_own_providers(tmp_path: Path) -> None:
     own = plugin.providers[0]
     assert plugin.chatplug_credentials(provider=own, api_key=None) == {}
     assert plugin.chatplug_credentials(provider=own, api_key="given") is None  # the core sends the given key
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("model_prefixes", '[""]'), ("model_prefixes", '["qwen", ""]'), ("models", '["  "]'), ("api_key_env", '""')],
+)
+def test_an_empty_name_is_rejected_at_its_line(tmp_path: Path, field: str, value: str) -> None:
+    path = write(
+        tmp_path,
+        f'[[providers]]\nid = "p"\nbase_url = "http://127.0.0.1:1/v1"\nmodel_prefixes = ["p-"]\n{field} = {value}\n'
+        if field != "model_prefixes"
+        else f'[[providers]]\nid = "p"\nbase_url = "http://127.0.0.1:1/v1"\nmodels = ["m"]\n{field} = {value}\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_providers(path)
+    assert caught.value.line == 5
+    assert str(path) in str(caught.value) and field in caught.value.problem
+
+
+def test_an_empty_prefix_never_takes_over_bare_model_routing(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[providers]]\nid = "p"\nbase_url = "http://127.0.0.1:1/v1"\nmodel_prefixes = [""]\n')
+    registry = registry_for(path)
+    assert "p" not in registry.providers()
+    assert any(str(path) in str(failure) for failure in registry.failures())
+
+
+def test_a_dotted_limit_key_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[providers]]\nid = "p"\nbase_url = "http://127.0.0.1:1/v1"\nmodels = ["m"]\n'
+        "limits.temperature = [3, 1]\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_providers(path)
+    assert caught.value.line == 5
+    assert "limits.temperature" in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("id_value", "base_url", "line", "field"),
+    [
+        ('"Bad Id"', '"http://127.0.0.1:1/v1"', 2, "id"),
+        ('"ok"', '"ftp://provider id/v1"', 3, "base_url"),  # the message text mentions "provider id"
+    ],
+)
+def test_id_and_base_url_are_checked_each_at_its_own_line(
+    tmp_path: Path, id_value: str, base_url: str, line: int, field: str
+) -> None:
+    path = write(tmp_path, f'[[providers]]\nid = {id_value}\nbase_url = {base_url}\nmodels = ["m"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_providers(path)
+    assert caught.value.line == line
+    assert caught.value.problem.startswith(f"provider #1: {'provider id' if field == 'id' else field} ")
+
+
+def test_strict_mode_raises_plugin_error_caused_by_the_config_error(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[providers]]\nid = "Bad Id"\nbase_url = "http://127.0.0.1:1/v1"\nmodels = ["m"]\n')
+    registry = chatplug.PluginRegistry(strict=True, environ={"CHATPLUG_CONFIG": str(path),
+                                                             "CHATPLUG_PLUGINS": "config"})
+    with pytest.raises(chatplug.PluginError) as caught:
+        registry.providers()
+    assert isinstance(caught.value.__cause__, ConfigError)
