@@ -27,10 +27,9 @@ __all__ = ["ChunkAccumulator"]
 
 
 class _ToolCallState:
-    __slots__ = ("arguments", "id", "index", "name", "type")
+    __slots__ = ("arguments", "id", "name", "type")
 
-    def __init__(self, index: int) -> None:
-        self.index = index
+    def __init__(self) -> None:
         self.id = ""
         self.type = "function"
         self.name = ""
@@ -39,7 +38,7 @@ class _ToolCallState:
 
 class _ChoiceState:
     __slots__ = (
-        "by_index",
+        "by_wire_index",
         "content",
         "finish_reason",
         "index",
@@ -58,7 +57,8 @@ class _ChoiceState:
         self.reasoning: list[str] = []
         self.refusal: list[str] = []
         self.tool_calls: list[_ToolCallState] = []
-        self.by_index: dict[int, _ToolCallState] = {}
+        #: The call each wire ``index`` currently designates (a repeated index may move on to a new call).
+        self.by_wire_index: dict[int, _ToolCallState] = {}
         self.finish_reason: str | None = None
         self.native_finish_reason: str | None = None
         self.logprobs: list[Any] = []
@@ -66,7 +66,7 @@ class _ChoiceState:
     def merge_tool_call(self, delta: ChoiceDeltaToolCall) -> None:
         target: _ToolCallState | None = None
         if delta.index is not None:
-            target = self.by_index.get(delta.index)
+            target = self.by_wire_index.get(delta.index)
             if target is not None and delta.id and target.id and delta.id != target.id:
                 target = None  # the index was repeated for a different call
         elif delta.id:
@@ -74,14 +74,10 @@ class _ChoiceState:
         elif self.tool_calls:
             target = self.tool_calls[-1]
         if target is None:
-            index = (
-                delta.index if delta.index is not None and delta.index not in self.by_index else len(self.tool_calls)
-            )
-            while index in self.by_index:
-                index += 1
-            target = _ToolCallState(index)
+            target = _ToolCallState()
             self.tool_calls.append(target)
-            self.by_index[index] = target
+        if delta.index is not None:
+            self.by_wire_index[delta.index] = target
         if delta.id and not target.id:
             target.id = delta.id
         if delta.type:
@@ -193,10 +189,11 @@ class ChunkAccumulator:
 
 
 def _merge_logprobs(parts: list[Any]) -> Any:
-    if not parts:
-        return None
-    content: list[Any] = []
+    """Join the per-chunk ``logprobs`` (``content`` and ``refusal`` token lists)."""
+    merged: dict[str, list[Any]] = {}
     for part in parts:
-        if isinstance(part, dict) and isinstance(part.get("content"), list):
-            content.extend(part["content"])
-    return {"content": content}
+        if isinstance(part, dict):
+            for key in ("content", "refusal"):
+                if isinstance(part.get(key), list):
+                    merged.setdefault(key, []).extend(part[key])
+    return merged or None

@@ -10,6 +10,7 @@ import itertools
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
@@ -33,7 +34,7 @@ from chatplug._transport import (
     warn_insecure,
 )
 from chatplug._version import __version__
-from chatplug.errors import APIConnectionError, APIError, InvalidRequestError
+from chatplug.errors import APIConnectionError, APIError, ChatplugError, InvalidRequestError
 from chatplug.params import CALL_OPTIONS, REQUEST_PARAMETERS, CreateParams
 from chatplug.plugins import PluginRegistry, default_registry
 from chatplug.provider import Provider
@@ -72,6 +73,13 @@ class _Secret:
     __str__ = __repr__
 
 
+def _check_base_url(url: Any, source: str) -> None:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InvalidRequestError(
+            f"{source}={url!r} is not a URL; expected one starting with https:// (or http://)", param="base_url"
+        )
+
+
 class _ClientBase:
     def __init__(
         self,
@@ -92,6 +100,8 @@ class _ClientBase:
                 "api_key= and endpoint= apply to one provider: pass provider='glm' (or another id) too",
                 param="provider",
             )
+        if base_url is not None:
+            _check_base_url(base_url, "base_url")
         self._registry = registry if registry is not None else default_registry()
         if provider is None and base_url is not None:
             provider = Provider(id="custom", base_url=base_url, name="OpenAI-compatible endpoint")
@@ -105,6 +115,12 @@ class _ClientBase:
         self.timeout = DEFAULT_TIMEOUT if timeout is _NOT_GIVEN else timeout
         self.max_retries = max_retries
         self.default_headers = dict(default_headers or {})
+        self._closed = False
+        self._http_lock = threading.Lock()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ChatplugError(f"this {type(self).__name__} was closed; create a new one")
 
     @property
     def provider(self) -> Provider | None:
@@ -426,12 +442,15 @@ class Client(_ClientBase):
     def http_client(self) -> httpx.Client:
         """The httpx client in use (created on first use unless one was lent)."""
         if self._http is None:
-            self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
+            with self._http_lock:
+                if self._http is None:
+                    self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
         return self._http
 
     def _create(
         self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]
     ) -> ChatCompletion | Stream:
+        self._check_open()
         plan = self._prepare(model, messages, stream, kwargs)
         http = self.http_client
         attempt = 0
@@ -461,18 +480,27 @@ class Client(_ClientBase):
                     raise
                 completion = self._completion(plan, response, content)
             except APIError as error:
+                plan.scrub_error(error)
                 delay = self._should_retry(plan, attempt, error, event)
                 if delay is None:
                     self._finish(plan, event, None, error)
                     raise
+            except BaseException as exc:  # interrupted, cancelled, or a plugin hook raised
+                self._finish(plan, event, None, exc)
+                raise
+            else:
+                self._finish(plan, event, completion, None)
+                return completion
+            try:
                 self._sleep(delay)
-                attempt += 1
-                continue
-            self._finish(plan, event, completion, None)
-            return completion
+            except BaseException as exc:
+                self._finish(plan, event, None, exc)
+                raise
+            attempt += 1
 
     def close(self) -> None:
-        """Close the HTTP connections this client owns."""
+        """Close the HTTP connections this client owns; the client cannot be used after."""
+        self._closed = True
         if self._owns_http and self._http is not None:
             self._http.close()
 
@@ -522,12 +550,15 @@ class AsyncClient(_ClientBase):
     def http_client(self) -> httpx.AsyncClient:
         """The httpx client in use (created on first use unless one was lent)."""
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+            with self._http_lock:
+                if self._http is None:
+                    self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         return self._http
 
     async def _create(
         self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]
     ) -> ChatCompletion | AsyncStream:
+        self._check_open()
         plan = self._prepare(model, messages, stream, kwargs)
         http = self.http_client
         attempt = 0
@@ -557,18 +588,27 @@ class AsyncClient(_ClientBase):
                     raise
                 completion = self._completion(plan, response, content)
             except APIError as error:
+                plan.scrub_error(error)
                 delay = self._should_retry(plan, attempt, error, event)
                 if delay is None:
                     self._finish(plan, event, None, error)
                     raise
+            except BaseException as exc:  # interrupted, cancelled, or a plugin hook raised
+                self._finish(plan, event, None, exc)
+                raise
+            else:
+                self._finish(plan, event, completion, None)
+                return completion
+            try:
                 await self._sleep(delay)
-                attempt += 1
-                continue
-            self._finish(plan, event, completion, None)
-            return completion
+            except BaseException as exc:
+                self._finish(plan, event, None, exc)
+                raise
+            attempt += 1
 
     async def close(self) -> None:
-        """Close the HTTP connections this client owns."""
+        """Close the HTTP connections this client owns; the client cannot be used after."""
+        self._closed = True
         if self._owns_http and self._http is not None:
             await self._http.aclose()
 

@@ -20,7 +20,7 @@ import cattrs
 from chatplug import types as t
 from chatplug.errors import APIResponseValidationError
 
-__all__ = ["converter", "from_dict", "to_dict", "extra_fields", "structure_chunk", "structure_completion"]
+__all__ = ["converter", "from_dict", "to_dict", "extra_fields", "chunk_structurer", "structure_completion"]
 
 T = TypeVar("T")
 
@@ -342,14 +342,6 @@ def chunk_structurer() -> Callable[[Any, Any], t.ChatCompletionChunk]:
     once and calls it per chunk, the hot path.
     """
     return converter.get_structure_hook(t.ChatCompletionChunk)
-
-
-def structure_chunk(data: Any) -> t.ChatCompletionChunk:
-    """Parse one stream chunk."""
-    try:
-        return chunk_structurer()(data, None)
-    except STRUCTURE_ERRORS as exc:
-        raise APIResponseValidationError(f"malformed stream chunk: {exc}", body=data) from exc
 
 
 def structure_completion(data: Any) -> t.ChatCompletion:

@@ -181,13 +181,13 @@ def build_payload(
         raise _fail(provider, "messages", "messages is empty; send at least one message")
     payload: dict[str, Any] = {"model": model, "messages": copied}
     for name, value in params.items():
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):
             value = [_wire(item) for item in value]
         payload[name] = _wire(value)
-    _check_types(provider, payload)
     if extra_body:
         if not isinstance(extra_body, Mapping):
             raise _fail(provider, "extra_body", "extra_body must be a dict of extra JSON fields")
         payload.update(extra_body)
+    _check_types(provider, payload)  # after the merge: extra_body values are checked like named ones
     check_limits(provider, payload)
     return payload

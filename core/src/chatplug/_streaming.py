@@ -37,13 +37,17 @@ _NO_CHUNKS: list[ChatCompletionChunk] = []
 class StreamProcessor:
     """Turns the bytes of one SSE response into canonical chunks and assembles them."""
 
-    __slots__ = ("_headers", "_normalize", "_structure", "accumulator", "decoder", "done", "plan")
+    __slots__ = ("_headers", "_normalize", "_normalizer", "_structure", "accumulator", "decoder", "done", "error",
+                 "plan")
 
     def __init__(self, plan: CallPlan, headers: Any) -> None:
         self.plan = plan
         self.decoder = SSEDecoder()
         self.accumulator = ChunkAccumulator()
         self.done = False
+        #: An error a normalizer deferred: raised once the chunks before it were delivered.
+        self.error: APIError | None = None
+        self._normalizer = plan.normalizer
         self._normalize = plan.normalizer.normalize_chunk
         self._structure = chunk_structurer()
         self._headers = headers
@@ -101,6 +105,10 @@ class StreamProcessor:
                     _lift_choice_usage(chunk)  # usage rides on a finishing chunk
                 add(chunk)
                 chunks.append(chunk)
+            if self._normalizer.deferred_error is not None:
+                self.error = self._normalizer.deferred_error  # delivered after these chunks
+                self.done = True
+                break
         return chunks
 
     def _decode_carefully(self, data: bytes) -> Any:
@@ -176,8 +184,10 @@ class _StreamState:
         """Turn a mid-stream failure into the error the user gets, with ``.partial``."""
         if isinstance(exc, httpx.HTTPError):
             exc = self.processor.interrupted(exc)
-        if isinstance(exc, APIError) and exc.partial is None:
-            exc.partial = self.processor.partial()
+        if isinstance(exc, APIError):
+            self.processor.plan.scrub_error(exc)
+            if exc.partial is None:
+                exc.partial = self.processor.partial()
         self.error = exc
         return exc
 
@@ -215,23 +225,31 @@ def _sync_chunks(state: _StreamState, source: Iterator[bytes]) -> Generator[Chat
     observe = state.observe
     try:
         data = state.first
-        while True:
+        while data:
             for chunk in processor.feed(data):
                 if observe:
                     notify(plan.hook.chatplug_on_chunk, request=state.event, chunk=chunk)
                 yield chunk
             if processor.done:
-                for _ in source:  # read to the body's end so the connection returns to the pool
-                    pass
                 break
             data = next(source, b"")
-            if not data:
-                yield from processor.finish()
-                break
+            if not data:  # the body ended: flush, and judge whether it ended properly
+                for chunk in processor.finish():
+                    if observe:
+                        notify(plan.hook.chatplug_on_chunk, request=state.event, chunk=chunk)
+                    yield chunk
+        if processor.error is not None:
+            raise processor.error
         state.completed = True
+        try:
+            for _ in source:  # read to the body's end so the connection returns to the pool
+                pass
+        except httpx.HTTPError:
+            pass  # the stream itself was complete; only the connection is lost
     except (APIError, httpx.HTTPError) as exc:
         raise state.fail(exc) from (exc if isinstance(exc, httpx.HTTPError) else exc.__cause__)
     except GeneratorExit:
+        state.closed_early()
         raise
     except BaseException as exc:  # cancellation, KeyboardInterrupt: remembered, then re-raised
         state.error = exc
@@ -249,24 +267,31 @@ async def _async_chunks(
     observe = state.observe
     try:
         data = state.first
-        while True:
+        while data:
             for chunk in processor.feed(data):
                 if observe:
                     notify(plan.hook.chatplug_on_chunk, request=state.event, chunk=chunk)
                 yield chunk
             if processor.done:
-                async for _ in source:  # read to the body's end so the connection returns to the pool
-                    pass
                 break
             data = await anext(source, b"")
-            if not data:
+            if not data:  # the body ended: flush, and judge whether it ended properly
                 for chunk in processor.finish():
+                    if observe:
+                        notify(plan.hook.chatplug_on_chunk, request=state.event, chunk=chunk)
                     yield chunk
-                break
+        if processor.error is not None:
+            raise processor.error
         state.completed = True
+        try:
+            async for _ in source:  # read to the body's end so the connection returns to the pool
+                pass
+        except httpx.HTTPError:
+            pass  # the stream itself was complete; only the connection is lost
     except (APIError, httpx.HTTPError) as exc:
         raise state.fail(exc) from (exc if isinstance(exc, httpx.HTTPError) else exc.__cause__)
     except GeneratorExit:
+        state.closed_early()
         raise
     except BaseException as exc:  # cancellation, KeyboardInterrupt: remembered, then re-raised
         state.error = exc
@@ -320,8 +345,8 @@ class Stream:
         """Stop reading and release the connection. Safe to call twice."""
         self._iterator.close()
         self._state.response.close()
-        self._state.finish()
         self._state.closed_early()
+        self._state.finish()
 
     def get_final_completion(self) -> ChatCompletion:
         """Read what is left and return the completion assembled from every chunk."""
@@ -371,8 +396,8 @@ class AsyncStream:
         """Stop reading and release the connection. Safe to call twice."""
         await self._iterator.aclose()
         await self._state.response.aclose()
-        self._state.finish()
         self._state.closed_early()
+        self._state.finish()
 
     async def get_final_completion(self) -> ChatCompletion:
         """Read what is left and return the completion assembled from every chunk."""

@@ -8,7 +8,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import httpx
@@ -28,6 +28,7 @@ from chatplug.provider import Provider
 logger = logging.getLogger("chatplug")
 
 REDACTED = "***"
+_E = TypeVar("_E", bound=APIError)
 #: Longest wait chatplug accepts from a Retry-After style hint, in seconds.
 MAX_RETRY_AFTER = 60.0
 INITIAL_RETRY_DELAY = 0.5
@@ -73,6 +74,17 @@ class CallPlan:
             if secret and secret in text:
                 text = text.replace(secret, REDACTED)
         return text
+
+    def scrub_error(self, error: _E) -> _E:
+        """Remove this call's secrets from an error's message and body (a server may echo a key back)."""
+        if not self.secrets:
+            return error
+        scrubbed = self.scrub(error.message)
+        if scrubbed != error.message:
+            error.message = scrubbed
+            error.args = (scrubbed,)
+        error.body = self.scrub_value(error.body)
+        return error
 
     def scrub_value(self, value: Any) -> Any:
         """``value`` (parsed JSON or text) with every secret in its strings replaced by ``***``."""
@@ -127,12 +139,7 @@ def status_error(plan: CallPlan, status_code: int | None, body: Any, headers: Ma
         error.request_id = request_id_from(headers, body)
     if not error.headers:
         error.headers = dict(headers)
-    scrubbed = plan.scrub(error.message)
-    if scrubbed != error.message:
-        error.message = scrubbed
-        error.args = (scrubbed,)
-    error.body = plan.scrub_value(error.body)  # a server may echo the key back in its error body
-    return error
+    return plan.scrub_error(error)
 
 
 def redirect_error(plan: CallPlan, response: httpx.Response) -> APIStatusError:

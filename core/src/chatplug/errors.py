@@ -161,8 +161,9 @@ class APIStatusError(APIError):
         self.retry_after = retry_after
         if retryable is not None:
             self.retryable = retryable
-        elif type(self) is APIStatusError:
-            # No subclass decided: retry what openai-python retries (408, 429, 5xx).
+        elif type(self) is APIStatusError or (status_code is not None and status_code >= 500):
+            # By status: 408, 429, 500, 502, 503 and 504 are retried; 501, 505, ... are not.
+            # (A 5xx-class error sent inside a stream has no status and keeps its class default.)
             self.retryable = status_code in RETRYABLE_STATUS_CODES
 
     def __str__(self) -> str:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chatplug.errors import APIError
 
 __all__ = ["ResponseNormalizer"]
 
@@ -17,9 +20,15 @@ class ResponseNormalizer:
     decoded JSON (plain dicts), before it is parsed into typed objects; they
     may change it in place and return it. The base class passes everything
     through unchanged.
+
+    To end a stream with an error *after* delivering the chunk that announced
+    it (so that chunk's content and usage are not lost), set
+    ``self.deferred_error`` in :meth:`normalize_chunk` and return the chunk:
+    the core delivers the chunks, then raises the error with ``.partial``.
     """
 
-    __slots__ = ()
+    #: An error to raise once the chunks returned with it are delivered (see above).
+    deferred_error: APIError | None = None
 
     def normalize_completion(self, body: dict[str, Any]) -> dict[str, Any]:
         """Return the canonical form of a whole (non-stream) completion body."""
@@ -30,7 +39,8 @@ class ResponseNormalizer:
 
         Usually one; return ``()`` to drop an event (a keep-alive, say), or
         several to split one. Raise an :class:`~chatplug.APIError` to end the
-        stream with it: the core attaches the partial completion.
+        stream with it at once, or set ``deferred_error`` to end it after these
+        chunks: either way the core attaches the partial completion.
         """
         return (data,)
 

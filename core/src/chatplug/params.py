@@ -8,7 +8,7 @@ it: one list, not four.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 import httpx
@@ -34,7 +34,7 @@ class CreateParams(TypedDict, total=False):
     seed: int | None
     user: str | None
     stream_options: StreamOptions | Mapping[str, Any] | None
-    tools: Iterable[Tool | Mapping[str, Any]] | None
+    tools: Sequence[Tool | Mapping[str, Any]] | None
     tool_choice: str | Mapping[str, Any] | None
     parallel_tool_calls: bool | None
     response_format: ResponseFormat | Mapping[str, Any] | None

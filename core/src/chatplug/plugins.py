@@ -109,8 +109,10 @@ class PluginRegistry:
             if self._load_entrypoints:
                 self._load_entry_points()
                 self._load_config_providers()
-            self._loaded = True
             self._collect_providers()
+            # Only now: another thread sees "loaded" with the providers in place, and a
+            # strict-mode failure above leaves it unloaded, so the next use raises again.
+            self._loaded = True
 
     def _load_entry_points(self) -> None:
         allow = _names(self._environ.get(ENV_ALLOW))

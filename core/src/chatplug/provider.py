@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -50,8 +51,9 @@ def _to_string_set(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
 
 
-def _to_string_map(value: Mapping[str, str]) -> dict[str, str]:
-    return dict(value)
+def _to_string_map(value: Mapping[str, str]) -> Mapping[str, str]:
+    # Read-only, so the shared record cannot be changed through it.
+    return MappingProxyType(dict(value))
 
 
 def _to_range(value: Range | tuple[float, float] | None) -> Range | None:
@@ -100,7 +102,7 @@ class Provider:
     id: str = attrs.field()
     base_url: str = attrs.field()
     name: str = ""
-    endpoints: Mapping[str, str] = attrs.field(factory=dict, converter=_to_string_map)
+    endpoints: Mapping[str, str] = attrs.field(factory=dict, converter=_to_string_map, hash=False)
     api_key_env: tuple[str, ...] = attrs.field(default=(), converter=_to_strings)
     base_url_env: str | None = None
     models: tuple[str, ...] = attrs.field(default=(), converter=_to_strings)
@@ -148,5 +150,16 @@ class Provider:
         if environ is not None and self.base_url_env:
             override = environ.get(self.base_url_env)
             if override:
-                return self.endpoints.get(override, override)
+                url = self.endpoints.get(override, override)
+                if not url.startswith(("http://", "https://")):
+                    from chatplug.errors import InvalidRequestError
+
+                    known = ", ".join(sorted(self.endpoints)) or "none declared"
+                    raise InvalidRequestError(
+                        f"{self.id}: {self.base_url_env}={override!r} is neither a URL nor an endpoint name "
+                        f"(known endpoints: {known})",
+                        param="base_url",
+                        provider=self.id,
+                    )
+                return url
         return self.base_url
