@@ -173,11 +173,14 @@ def test_context_window_exceeded_is_length(client: chatplug.Client, server: Fake
         "length", "model_context_window_exceeded")
 
 
+USAGE_ON_FAILURE = {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+
+
 def network_error_transcript() -> list[dict[str, Any]]:
     return [
         chunk({"reasoning_content": "Thinking"}),
-        chunk({"content": "Partial answer"}),
-        chunk({"content": ""}, finish="network_error"),
+        chunk({"content": "Partial "}),
+        chunk({"content": "answer"}, finish="network_error", usage=USAGE_ON_FAILURE),
     ]
 
 
@@ -189,14 +192,17 @@ def test_network_error_mid_stream_sync(client: chatplug.Client, server: FakeServ
             for item in stream:
                 received.append(item)
     error = caught.value
-    assert len(received) == 2
+    assert len(received) == 3  # the failing chunk is delivered before the error
+    assert received[-1].choices[0].finish_reason is None
+    assert received[-1].choices[0].native_finish_reason == "network_error"
     assert error.retryable is True
     assert error.code == "network_error"
     assert error.provider == "glm"
     assert error.request_id == ID
     assert error.partial is not None
-    assert error.partial.choices[0].message.content == "Partial answer"
+    assert error.partial.choices[0].message.content == "Partial answer"  # nothing that arrived is lost
     assert error.partial.choices[0].message.reasoning_content == "Thinking"
+    assert error.partial.usage is not None and error.partial.usage.total_tokens == 12
     assert len(server.requests) == 1  # a stream is never retried once it has started
 
 

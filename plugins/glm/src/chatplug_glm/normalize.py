@@ -11,8 +11,10 @@ What GLM does differently, and what is done about it:
   ``content_filter``, ``model_context_window_exceeded`` -> ``length``); the raw
   value stays in the choice's ``native_finish_reason``;
 - ``finish_reason: "network_error"`` (a failure inside Z.ai) raises
-  :class:`chatplug.InternalServerError`, which is retryable; in a stream the
-  core attaches the completion assembled so far as ``.partial``.
+  :class:`chatplug.InternalServerError`, which is retryable. In a stream the
+  chunk that says so is delivered first (its finish_reason cleared, the raw
+  value in ``native_finish_reason``), so whatever content and usage it carried
+  are in the error's ``.partial``.
 
 Everything else GLM sends (``request_id``, ``content_filter`` lists, usage on
 the finishing chunk, a whole tool call in one chunk) passes through unchanged
@@ -50,27 +52,28 @@ def _network_error(data: dict[str, Any]) -> InternalServerError:
     )
 
 
-def _map_finish_reason(choice: dict[str, Any], data: dict[str, Any]) -> None:
+def _map_finish_reason(choice: dict[str, Any]) -> bool:
+    """Map the choice's finish reason in place; True when it is ``network_error``."""
     raw = choice.get("finish_reason")
     if raw == NETWORK_ERROR:
-        raise _network_error(data)
+        choice["finish_reason"] = None  # the choice did not finish: it failed
+        choice["native_finish_reason"] = raw
+        return True
     mapped = FINISH_REASON_MAP.get(raw) if isinstance(raw, str) else None
     if mapped is not None:
         choice["finish_reason"] = mapped
         choice["native_finish_reason"] = raw
+    return False
 
 
-def _choices(data: dict[str, Any]) -> list[dict[str, Any]]:
+def _choices(data: dict[str, Any]) -> list[Any]:
     choices = data.get("choices")
-    if not isinstance(choices, list):
-        return []
-    return [choice for choice in choices if isinstance(choice, dict)]
+    return choices if isinstance(choices, list) else []
 
 
 class GLMResponseNormalizer(ResponseNormalizer):
     """Normalizes one GLM request's completion or stream (one instance per request)."""
 
-    __slots__ = ("_roles_seen",)
 
     def __init__(self) -> None:
         self._roles_seen: set[int] = set()
@@ -79,14 +82,19 @@ class GLMResponseNormalizer(ResponseNormalizer):
         """Add ``object`` and map finish reasons; raise on ``network_error``."""
         body.setdefault("object", "chat.completion")
         for choice in _choices(body):
-            _map_finish_reason(choice, body)
+            if isinstance(choice, dict) and _map_finish_reason(choice):
+                raise _network_error(body)
         return body
 
     def normalize_chunk(self, data: dict[str, Any]) -> Sequence[dict[str, Any]]:
-        """Canonicalize one chunk; raise :class:`chatplug.InternalServerError` on ``network_error``."""
+        """Canonicalize one chunk; on ``network_error`` deliver it, then end the
+        stream with :class:`chatplug.InternalServerError`."""
         data.setdefault("object", "chat.completion.chunk")
         for choice in _choices(data):
-            _map_finish_reason(choice, data)
+            if not isinstance(choice, dict):
+                continue
+            if _map_finish_reason(choice):
+                self.deferred_error = _network_error(data)
             choice.setdefault("finish_reason", None)
             delta = choice.get("delta")
             if isinstance(delta, dict) and "role" in delta:

@@ -50,9 +50,14 @@ _CONTEXT_LENGTH = re.compile(
     re.IGNORECASE,
 )
 # "please try again after 1 seconds"
-_TRY_AGAIN = re.compile(
-    r"try again (?:after|in) (\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec(?:ond)?s?)?\b", re.IGNORECASE
-)
+_TRY_AGAIN = re.compile(r"try again (?:after|in) (\d+(?:\.\d+)?)\s*([a-z]+)?", re.IGNORECASE)
+#: Seconds per unit word of a "try again after N <unit>" hint.
+_UNIT_SECONDS = {
+    "ms": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
+    "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+    "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hour": 3600.0, "hours": 3600.0,
+}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 # A reset value larger than this is a Unix timestamp, not a number of seconds.
 _EPOCH_THRESHOLD = 1_000_000_000
@@ -90,10 +95,9 @@ def retry_hint(message: str, headers: Mapping[str, str], now: Callable[[], float
     a Unix timestamp or an HTTP date). The core prefers a ``Retry-After`` header
     over this hint."""
     match = _TRY_AGAIN.search(message)
-    if match:
-        value = float(match.group(1))
-        unit = (match.group(2) or "s").lower()
-        return value / 1000.0 if unit.startswith("m") else value
+    scale = _UNIT_SECONDS.get((match.group(2) or "s").lower()) if match else None
+    if match and scale is not None:
+        return float(match.group(1)) * scale
     reset = _header(headers, "x-ratelimit-reset")
     return _parse_reset(reset, now) if reset else None
 
