@@ -12,6 +12,10 @@ A hook implementation that receives a ``provider`` must do nothing (return
 pluggy lets an implementation take any subset of a hook's arguments, so new
 arguments can be added to a spec without breaking existing plugins.
 
+Observer hooks (``chatplug_on_*``) are called one implementation at a time so
+that one failing observer cannot break the others; pluggy wrappers
+(``wrapper=True`` / ``hookwrapper=True``) therefore do not apply to them.
+
 See ``docs/hooks.md`` for each hook with an example.
 """
 
