@@ -21,6 +21,7 @@ from chatplug._sse import SSEDecoder
 from chatplug._transport import CallPlan, decode_body, has_observers, notify, status_error, transport_error
 from chatplug.errors import APIError, APIResponseValidationError, StreamInterruptedError
 from chatplug.events import RequestEvent
+from chatplug.normalize import ResponseNormalizer
 from chatplug.types import ChatCompletion, ChatCompletionChunk, Usage
 
 __all__ = ["Stream", "AsyncStream", "StreamProcessor"]
@@ -67,6 +68,7 @@ class StreamProcessor:
         add = self.accumulator.add
         normalize = self._normalize
         structure = self._structure
+        can_defer = type(self._normalizer) is not ResponseNormalizer  # the pass-through never defers
         for event, data in events:
             if data == _DONE:
                 self.done = True
@@ -105,7 +107,7 @@ class StreamProcessor:
                     _lift_choice_usage(chunk)  # usage rides on a finishing chunk
                 add(chunk)
                 chunks.append(chunk)
-            if self._normalizer.deferred_error is not None:
+            if can_defer and self._normalizer.deferred_error is not None:
                 self.error = self._normalizer.deferred_error  # delivered after these chunks
                 self.done = True
                 break
