@@ -188,3 +188,49 @@ def test_mismatches_names_each_differing_path() -> None:
         "completion.usage.n: missing (expected 1)",
     ]
     assert mismatches({"a": 1, "b": [1, 2]}, {"a": 1, "b": [1, 2], "extra": True}) == []
+
+
+ACME_PLUGIN = SHARED + '''
+PROVIDER = chatplug.Provider(id="acme", base_url="https://acme.invalid/v1", api_key_env=("ACME_TOKEN",),
+                             base_url_env="ACME_ENDPOINT", models=("b-1",))
+
+
+class Acme:
+    @chatplug.hookimpl
+    def chatplug_providers(self):
+        return [PROVIDER]
+
+
+class TestAcmeConformance(ProviderConformance):
+    provider_id = "acme"
+    plugin = Acme()
+    transcripts = TRANSCRIPTS
+    error_samples = [ErrorSample({"error": {"message": "overloaded", "type": "server_error"}}, status=None,
+                                 error=chatplug.APIStatusError, retryable=False, name="in-stream")]
+'''
+
+
+def test_the_plugins_own_env_vars_are_scrubbed_even_without_a_key_like_name(
+    kit_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a developer's real ACME_TOKEN and ACME_ENDPOINT must not reach the kit's checks
+    monkeypatch.setenv("ACME_TOKEN", "tok-from-the-developer-shell")
+    monkeypatch.setenv("ACME_ENDPOINT", "https://not-the-fake-server.invalid/v1")
+    kit_project.makepyfile(test_acme=ACME_PLUGIN)
+    result = kit_project.runpytest("-q", "-p", "no:randomly", "-rf", "-k", "auth_header or error_sample")
+    result.assert_outcomes(passed=2)
+
+
+def test_an_in_stream_error_sample_is_checked_for_not_being_retried(
+    kit_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kit_project.makepyfile(test_acme=ACME_PLUGIN + '''
+
+class TestRetryCount(TestAcmeConformance):
+    def test_sample_sent_once(self, conformance_registry, conformance_server, error_sample):
+        self.test_error_sample_maps(conformance_registry, conformance_server, error_sample)
+        # the kit sent it once without retries, then once more with max_retries=1, and saw one request
+        assert len(conformance_server.requests) == 1
+''')
+    result = kit_project.runpytest("-q", "-p", "no:randomly", "-rf", "-k", "sample_sent_once")
+    result.assert_outcomes(passed=1)

@@ -185,3 +185,38 @@ async def test_fake_server_fixture_works_from_async_tests(fake_server: FakeServe
     fake_server.add(Reply.json(COMPLETION))
     async with httpx.AsyncClient() as client:
         assert (await client.post(fake_server.url)).json() == COMPLETION
+
+
+@pytest.mark.parametrize(
+    "request_line", [b"GARBAGE\r\n\r\n", b"POST /v1\r\n\r\n", b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"]
+)
+def test_a_malformed_request_gets_400_and_the_server_keeps_serving(
+    fake_server: FakeServer, caplog: pytest.LogCaptureFixture, request_line: bytes
+) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", fake_server.port), timeout=10) as raw:
+        raw.sendall(request_line)
+        answer = b""
+        while chunk := raw.recv(4096):  # the server closes the connection after answering
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert fake_server.requests == []
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]  # no handler traceback
+    fake_server.add(Reply.json(COMPLETION))
+    assert httpx.post(fake_server.base_url + "/chat/completions", json={}).json() == COMPLETION
+
+
+def test_sse_events_keep_crlf_events_verbatim() -> None:
+    data = b'data: {"a":1}\r\n\r\n: comment\r\ndata: {"b":2}\r\n\r\n\r\ndata: [DONE]\r\n'
+    events = sse_events(data)
+    assert b"".join(events) == data  # nothing rewritten, nothing added
+    assert events == [b'data: {"a":1}\r\n\r\n', b': comment\r\ndata: {"b":2}\r\n\r\n', b"\r\ndata: [DONE]\r\n"]
+
+
+def test_sse_file_replays_a_crlf_transcript_byte_for_byte(fake_server: FakeServer, tmp_path: Path) -> None:
+    recorded = (FIXTURES / "kimi-stream-k2-0905.sse").read_bytes().replace(b"\n", b"\r\n")
+    path = tmp_path / "crlf.sse"
+    path.write_bytes(recorded)
+    fake_server.add(Reply.sse_file(path))
+    assert httpx.post(fake_server.url).content == recorded

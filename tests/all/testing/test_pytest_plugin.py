@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -55,3 +57,22 @@ def test_the_plugin_is_opt_in(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-q", "-p", "no:randomly")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'fake_server' not found*"])
+
+
+def test_scrubbing_removes_a_providers_own_env_vars_whatever_their_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os
+
+    from chatplug import Provider
+    from chatplug.testing._fixtures import provider_env_names, scrub_environment
+
+    acme = Provider(id="acme", base_url="https://acme.invalid/v1", api_key_env=("ACME_TOKEN",),
+                    base_url_env="ACME_ENDPOINT", models=("a-1",))
+    monkeypatch.setenv("ACME_TOKEN", "tok-from-the-developer-shell")
+    monkeypatch.setenv("ACME_ENDPOINT", "https://elsewhere.invalid/v1")
+    monkeypatch.setenv("UNRELATED_SETTING", "kept")
+    removed = scrub_environment(monkeypatch, tmp_path, provider_env_names([acme]))
+    assert {"ACME_TOKEN", "ACME_ENDPOINT"} <= set(removed)
+    assert "ACME_TOKEN" not in os.environ and "ACME_ENDPOINT" not in os.environ
+    assert os.environ["UNRELATED_SETTING"] == "kept"

@@ -40,7 +40,7 @@ from chatplug.events import RequestEvent
 from chatplug.hookspecs import PROJECT_NAME, hookimpl
 from chatplug.plugins import ENTRY_POINT_GROUP, PluginRegistry
 from chatplug.provider import Provider, Range
-from chatplug.testing._fixtures import scrub_environment
+from chatplug.testing._fixtures import provider_env_names, scrub_environment
 from chatplug.testing._server import FakeServer, Reply
 from chatplug.types import ChatCompletion
 
@@ -298,9 +298,12 @@ class ProviderConformance:
             _fail(f"{self._label()} importing entry point {found[0].value!r} failed: {type(exc).__name__}: {exc}")
 
     @pytest.fixture
-    def conformance_env(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-        """The environment scrubbed of provider keys."""
-        scrub_environment(monkeypatch, tmp_path / "xdg-config")
+    def conformance_env(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, conformance_plugin: object
+    ) -> pytest.MonkeyPatch:
+        """The environment scrubbed of provider keys, the plugin's own env vars included."""
+        declared = provider_env_names(self._registry_with(conformance_plugin).providers().values())
+        scrub_environment(monkeypatch, tmp_path / "xdg-config", declared)
         return monkeypatch
 
     @pytest.fixture
@@ -423,7 +426,11 @@ class ProviderConformance:
         """Each key env var is sent as the declared auth header; no key is a MissingAPIKeyError naming them."""
         provider = self._provider(conformance_registry)
         model = self._model(provider)
-        client = self._client(conformance_registry, conformance_server)
+        with self._client(conformance_registry, conformance_server) as client:
+            self._check_auth_header(provider, model, client, conformance_server, conformance_env)
+
+    def _check_auth_header(self, provider: Provider, model: str, client: Client, conformance_server: FakeServer,
+                           conformance_env: pytest.MonkeyPatch) -> None:
         try:
             client.chat.completions.create(model=model, messages=_MESSAGES)
         except MissingAPIKeyError as exc:
@@ -452,7 +459,6 @@ class ProviderConformance:
                     f"{self._label()} with {env_name} set, the request's {provider.auth_header} header was "
                     f"{shown!r}; expected {wanted.replace(key, '<key>')!r}"
                 )
-        client.close()
 
     def _replay(self, transcript: Transcript) -> Reply:
         path = self._fixture_path(transcript.path)
@@ -590,8 +596,6 @@ class ProviderConformance:
                 _fail(f"{where}: error.status_code is {error.status_code!r}, expected {error_sample.status}")
             if error_sample.code is not None and error.code != error_sample.code:
                 _fail(f"{where}: error.code is {error.code!r}, expected {error_sample.code!r}")
-        if error_sample.status is None:
-            return
         conformance_server.reset()
         conformance_server.add(self._error_reply(error_sample), Reply.json(_completion_body(model)))
         try:
@@ -600,6 +604,12 @@ class ProviderConformance:
         except APIError:
             retried = False
         sent = len(conformance_server.requests)
+        if error_sample.status is None:
+            # an error inside a stream arrives after the response began: never retried, whatever `retryable` says
+            if sent != 1:
+                _fail(f"{where}: with max_retries=1 the stream was sent again ({sent} requests); an error inside a "
+                      "stream must not be retried")
+            return
         if error_sample.retryable and not (retried and sent == 2):
             _fail(f"{where}: with max_retries=1 the request was not retried ({sent} request(s) sent)")
         if not error_sample.retryable and sent != 1:
@@ -741,7 +751,11 @@ class ProviderConformance:
         rejected, accepted = self._limit_cases(provider)
         if not rejected and not accepted:
             pytest.skip(f"provider {provider.id!r} declares no limits")
-        client = self._client(conformance_registry, conformance_server, api_key=self._api_key())
+        with self._client(conformance_registry, conformance_server, api_key=self._api_key()) as client:
+            self._check_limits(provider, model, client, conformance_server, rejected, accepted)
+
+    def _check_limits(self, provider: Provider, model: str, client: Client, conformance_server: FakeServer,
+                      rejected: list[tuple[str, dict[str, Any]]], accepted: list[tuple[str, dict[str, Any]]]) -> None:
         for param, kwargs in rejected:
             value = kwargs[param]
             try:
@@ -769,7 +783,6 @@ class ProviderConformance:
             if body.get(param) != kwargs[param]:
                 _fail(f"{self._label()} {param}={kwargs[param]!r} is within the declared limits but was sent as "
                       f"{body.get(param)!r}: nothing may be changed silently")
-        client.close()
 
     def test_key_never_leaks(
         self, conformance_plugin: object, conformance_env: pytest.MonkeyPatch, conformance_server: FakeServer,
@@ -798,31 +811,33 @@ class ProviderConformance:
         for label, replies, stream, retries in cases:
             conformance_server.reset()
             conformance_server.add(*replies)
-            client = Client(provider=self.provider_id, base_url=conformance_server.base_url,
-                            api_key=key, max_retries=retries, registry=registry)
-            client._sleep = lambda seconds: None
-            seen.append(("repr(client)", repr(client)))
-            try:
-                if stream:
-                    with client.chat.completions.create(model=model, messages=_MESSAGES, stream=True) as chunks:
-                        seen.append(("repr(stream)", repr(chunks)))
-                        for _ in chunks:
-                            pass
-                else:
-                    seen.append(("repr(completion)", repr(client.chat.completions.create(
-                        model=model, messages=_MESSAGES))))
-            except APIError as exc:
-                seen.append((f"str(error) for the {label}", str(exc)))
-                seen.append((f"repr(error) for the {label}", repr(exc)))
-                seen.append((f"error.args for the {label}", repr(exc.args)))
-            else:
-                if label != "success":
-                    _fail(f"{self._label()} the {label} reply did not raise")
-            finally:
-                client.close()
+            with Client(provider=self.provider_id, base_url=conformance_server.base_url,
+                        api_key=key, max_retries=retries, registry=registry) as client:
+                client._sleep = lambda seconds: None
+                seen.append(("repr(client)", repr(client)))
+                self._leak_case(client, model, label, stream, seen)
         seen += [(f"log record {r.name}:{r.levelname}", r.getMessage()) for r in caplog.records]
         seen += [("an observer event", text) for text in recorder.seen]
         leaks = [where for where, text in seen if key in text]
         if leaks:
             _fail(f"{self._label()} the API key appears in: " + ", ".join(dict.fromkeys(leaks)))
+
+    def _leak_case(self, client: Client, model: str, label: str, stream: bool, seen: list[tuple[str, str]]) -> None:
+        """Make one call of the key-leak check, recording every text it produced in ``seen``."""
+        try:
+            if stream:
+                with client.chat.completions.create(model=model, messages=_MESSAGES, stream=True) as chunks:
+                    seen.append(("repr(stream)", repr(chunks)))
+                    for _ in chunks:
+                        pass
+            else:
+                seen.append(("repr(completion)", repr(client.chat.completions.create(
+                    model=model, messages=_MESSAGES))))
+        except APIError as exc:
+            seen.append((f"str(error) for the {label}", str(exc)))
+            seen.append((f"repr(error) for the {label}", repr(exc)))
+            seen.append((f"error.args for the {label}", repr(exc.args)))
+        else:
+            if label != "success":
+                _fail(f"{self._label()} the {label} reply did not raise")
 

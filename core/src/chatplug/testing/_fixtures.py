@@ -10,36 +10,77 @@ Fixtures:
   loads no installed plugin and reads no config file; register yours with
   ``chatplug_registry.register(plugin)``.
 - ``chatplug_env``: the environment with every provider key, base-URL override
-  and ``CHATPLUG_*`` variable removed, and the providers config file pointed at
-  an empty place. It is a :class:`pytest.MonkeyPatch`: ``chatplug_env.setenv(...)``.
+  and ``CHATPLUG_*`` variable removed (by name pattern, and every variable an
+  installed provider names in its ``api_key_env`` or ``base_url_env``, such as
+  ``ACME_TOKEN``), and the providers config file pointed at an empty place.
+  It is a :class:`pytest.MonkeyPatch`: ``chatplug_env.setenv(...)``.
 - ``fake_server``: a running :class:`~chatplug.testing.FakeServer`, stopped
   after the test. Works from sync and async tests (it runs in its own thread).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from chatplug.plugins import PluginRegistry
+from chatplug.provider import Provider
 from chatplug.testing._server import FakeServer
 
-__all__ = ["SCRUBBED_ENV_PATTERN", "chatplug_env", "chatplug_registry", "fake_server", "scrub_environment"]
+__all__ = [
+    "SCRUBBED_ENV_PATTERN",
+    "chatplug_env",
+    "chatplug_registry",
+    "fake_server",
+    "provider_env_names",
+    "scrub_environment",
+]
 
 #: Environment variable names removed by ``chatplug_env``: API keys and tokens,
 #: base-URL overrides, and chatplug's own settings.
 SCRUBBED_ENV_PATTERN = re.compile(r"(_API_KEY|_API_TOKEN|_ACCESS_TOKEN|_BASE_URL)$|^CHATPLUG_")
 
 
-def scrub_environment(monkeypatch: pytest.MonkeyPatch, config_dir: Path) -> list[str]:
+def provider_env_names(providers: Iterable[Provider]) -> set[str]:
+    """Every variable the providers read: their ``api_key_env`` names and ``base_url_env``."""
+    names: set[str] = set()
+    for provider in providers:
+        names.update(provider.api_key_env)
+        if provider.base_url_env:
+            names.add(provider.base_url_env)
+    return names
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_provider_env_names() -> frozenset[str]:
+    """The variables named by installed providers (entry points and the user's config file)."""
+    chatplug_logger = logging.getLogger("chatplug")
+    was_disabled = chatplug_logger.disabled
+    chatplug_logger.disabled = True  # a broken plugin is the test's business, not this fixture's
+    try:
+        return frozenset(provider_env_names(PluginRegistry(strict=False).providers().values()))
+    except Exception:  # noqa: BLE001 - scrubbing by pattern still happens
+        return frozenset()
+    finally:
+        chatplug_logger.disabled = was_disabled
+
+
+def scrub_environment(monkeypatch: pytest.MonkeyPatch, config_dir: Path, names: Iterable[str] = ()) -> list[str]:
     """Remove provider keys, base-URL overrides and ``CHATPLUG_*`` variables
     from ``os.environ`` (restored by ``monkeypatch``), and point the providers
-    config file at ``config_dir``. Returns the names removed."""
-    removed = sorted(name for name in os.environ if SCRUBBED_ENV_PATTERN.search(name))
+    config file at ``config_dir``. Returns the names removed.
+
+    A variable is removed when its name matches :data:`SCRUBBED_ENV_PATTERN` or
+    is one of ``names`` (give a provider's own: see :func:`provider_env_names`).
+    """
+    extra = set(names)
+    removed = sorted(name for name in os.environ if SCRUBBED_ENV_PATTERN.search(name) or name in extra)
     for name in removed:
         monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config_dir))
@@ -49,7 +90,7 @@ def scrub_environment(monkeypatch: pytest.MonkeyPatch, config_dir: Path) -> list
 @pytest.fixture
 def chatplug_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """The environment scrubbed of provider keys; set what a test needs with ``.setenv``."""
-    scrub_environment(monkeypatch, tmp_path / "xdg-config")
+    scrub_environment(monkeypatch, tmp_path / "xdg-config", _installed_provider_env_names())
     return monkeypatch
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -21,12 +22,33 @@ import attrs
 __all__ = ["MALFORMED_LINE", "FakeServer", "RecordedRequest", "Reply", "sse_events"]
 
 
+#: The end of an SSE event: a line ending followed by an empty line (CRLF, LF or CR, in any mix).
+_EVENT_END = re.compile(rb"(?:\r\n|\r|\n)(?:\r\n|\r|\n)")
+
+
 def sse_events(text: str | bytes) -> list[bytes]:
-    """Split an SSE transcript into its events (each with its blank line), verbatim."""
+    """Split an SSE transcript into its events, verbatim: each event keeps its
+    own line endings (CRLF stays CRLF) and the blank line that ends it, and
+    ``b"".join(sse_events(data)) == data``. Extra blank lines stay with the
+    event before them; a last event without its blank line is kept as it is."""
     data = text.encode() if isinstance(text, str) else text
-    data = data.replace(b"\r\n", b"\n")
-    events = [part + b"\n\n" for part in data.split(b"\n\n") if part.strip()]
-    return events
+    events: list[bytes] = []
+    start = 0
+    for end in _EVENT_END.finditer(data):
+        events.append(data[start : end.end()])
+        start = end.end()
+    if start < len(data):
+        events.append(data[start:])
+    merged: list[bytes] = []
+    for event in events:
+        if merged and not event.strip():
+            merged[-1] += event  # a stray blank line belongs to the event before it
+        else:
+            merged.append(event)
+    if len(merged) > 1 and not merged[0].strip():
+        merged[1] = merged[0] + merged[1]
+        del merged[0]
+    return merged
 
 
 def _encode_event(item: Any) -> bytes:
@@ -129,7 +151,8 @@ class Reply:
 
     @classmethod
     def sse_file(cls, path: str | Path, **options: Any) -> Reply:
-        """A recorded SSE transcript, replayed event by event, byte for byte."""
+        """A recorded SSE transcript, replayed event by event, byte for byte
+        (see :func:`sse_events`: nothing is rewritten or added)."""
         return cls.sse(sse_events(Path(path).read_bytes()), done=False, **options)
 
     @classmethod
@@ -296,7 +319,12 @@ class FakeServer:
         self.open_connections += 1
         try:
             while True:
-                request = await self._read_request(reader)
+                try:
+                    request = await self._read_request(reader)
+                except _BadRequest:
+                    writer.write(_BAD_REQUEST)
+                    await writer.drain()
+                    return
                 if request is None:
                     return
                 self.requests.append(request)
@@ -318,13 +346,21 @@ class FakeServer:
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             return None
         lines = head.decode("latin-1").split("\r\n")
-        method, target, _ = lines[0].split(" ", 2)
+        parts = lines[0].split(" ")
+        if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2].startswith("HTTP/"):
+            raise _BadRequest(lines[0])
+        method, target, _ = parts
         headers: dict[str, str] = {}
         for line in lines[1:]:
             if ":" in line:
                 name, value = line.split(":", 1)
                 headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0") or 0)
+        try:
+            length = int(headers.get("content-length", "0") or 0)
+        except ValueError:
+            raise _BadRequest(headers["content-length"]) from None
+        if length < 0:
+            raise _BadRequest(headers["content-length"])
         body = await reader.readexactly(length) if length else b""
         path, _, query = target.partition("?")
         return RecordedRequest(method=method, path=path, query=query, headers=headers, body=body)
@@ -412,6 +448,13 @@ class FakeServer:
     def _cut(writer: asyncio.StreamWriter) -> bool:
         writer.transport.abort()
         return False
+
+
+class _BadRequest(Exception):
+    """A request the server cannot parse: it answers 400 and closes the connection."""
+
+
+_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 def _seconds(value: float) -> str:
