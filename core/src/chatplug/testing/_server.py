@@ -23,7 +23,7 @@ __all__ = ["MALFORMED_LINE", "FakeServer", "RecordedRequest", "Reply", "sse_even
 
 
 #: The end of an SSE event: a line ending followed by an empty line (CRLF, LF or CR, in any mix).
-_EVENT_END = re.compile(rb"(?:\r\n|\r|\n)(?:\r\n|\r|\n)")
+_EVENT_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")  # a CRLF is never split
 
 
 def sse_events(text: str | bytes) -> list[bytes]:
