@@ -25,9 +25,12 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +42,7 @@ TARGETS: dict[str, float | None] = {
     "import+core": None,
     "non-stream CPU": 1.3,
     "per-chunk CPU": 2.0,
+    "per-chunk instr": 2.0,
     "load wall": 1.5,
     "load RSS": 1.5,
 }
@@ -156,14 +160,19 @@ def measure_import(statement: str, rounds: int) -> float:
     return min(times)
 
 
-def best_cpu(run: Callable[[], int], rounds: int) -> float:
-    """Least client CPU seconds per unit (``run`` returns how many units it did)."""
-    best = float("inf")
+def best_cpu(chat_run: Callable[[], int], raw_run: Callable[[], int], rounds: int) -> tuple[float, float]:
+    """Least client CPU seconds per unit of each side (a run returns how many units it did).
+
+    The two sides alternate round by round, so a burst of load from a noisy
+    neighbour hits both rather than one block of rounds.
+    """
+    best = {chat_run: float("inf"), raw_run: float("inf")}
     for _ in range(rounds):
-        start = time.process_time()
-        units = run()
-        best = min(best, (time.process_time() - start) / units)
-    return best
+        for run in (raw_run, chat_run):
+            start = time.process_time()
+            units = run()
+            best[run] = min(best[run], (time.process_time() - start) / units)
+    return best[chat_run], best[raw_run]
 
 
 def nonstream_runs(base_url: str, requests: int) -> tuple[Callable[[], int], Callable[[], int], Callable[[], None]]:
@@ -313,6 +322,36 @@ def measure_load(side: str, base_url: str, streams: int, chunks: int, rounds: in
     return min(walls), min(rss)
 
 
+# --------------------------------------------------------- instruction counts
+
+
+def chunk_worker(side: str, base_url: str, chunks: int, streams: int) -> None:
+    """Read ``streams`` streams of ``chunks`` chunks with one side (run under callgrind)."""
+    chat_run, raw_run, close = stream_runs(base_url, chunks, streams)
+    (chat_run if side == "chatplug" else raw_run)()
+    close()
+
+
+def count_instructions(side: str, base_url: str, chunks: int, streams: int) -> int:
+    """Instructions callgrind counts for one chunk_worker process."""
+    with tempfile.TemporaryDirectory() as folder:
+        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out",
+                   sys.executable, __file__, "--chunk-worker", side, base_url, str(chunks), str(streams)]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+    match = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
+    if match is None:
+        raise RuntimeError(f"callgrind printed no instruction count: {done.stderr[-500:]}")
+    return int(match.group(1))
+
+
+def instructions_per_chunk(side: str, base_url: str, chunks: int) -> float:
+    """Instructions per chunk: two runs that differ only in the number of streams, so
+    interpreter start-up, imports and connection set-up cancel out."""
+    few = count_instructions(side, base_url, chunks, 1)
+    many = count_instructions(side, base_url, chunks, 3)
+    return (many - few) / (2 * (chunks + 1))
+
+
 # ---------------------------------------------------------------------- main
 
 
@@ -323,6 +362,13 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a target is missed")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load-worker", nargs=4, metavar=("SIDE", "URL", "STREAMS", "CHUNKS"), help=argparse.SUPPRESS)
+    parser.add_argument("--chunk-worker", nargs=4, metavar=("SIDE", "URL", "CHUNKS", "STREAMS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions per stream chunk under valgrind's callgrind: a ratio that machine noise "
+        "does not move (about two more minutes)",
+    )
     args = parser.parse_args()
     if args.serve:
         serve()
@@ -330,6 +376,10 @@ def main() -> int:
     if args.load_worker:
         side, url, streams, chunks = args.load_worker
         load_worker(side, url, int(streams), int(chunks))
+        return 0
+    if args.chunk_worker:
+        side, url, chunks, streams = args.chunk_worker
+        chunk_worker(side, url, int(chunks), int(streams))
         return 0
 
     quick = args.quick
@@ -345,21 +395,29 @@ def main() -> int:
         # chatplug's modules load on first attribute access: this row is the whole core loaded.
         results["import+core"] = (measure_import("import chatplug; chatplug.Client", rounds), raw_import, "ms")
 
-        requests, cpu_rounds = (200, 2) if quick else (1500, 5)
+        requests, cpu_rounds = (200, 2) if quick else (1500, 7)
         chat_run, raw_run, close = nonstream_runs(base_url, requests)
         chat_run(), raw_run()  # warm up: connections, caches, lazy plugin loading
-        raw = best_cpu(raw_run, cpu_rounds)
-        chat = best_cpu(chat_run, cpu_rounds)
+        chat, raw = best_cpu(chat_run, raw_run, cpu_rounds)
         close()
         results["non-stream CPU"] = (chat, raw, "us")
 
         chunks, streams = (1000, 2) if quick else (2000, 10)
         chat_run, raw_run, close = stream_runs(base_url, chunks, streams)
         chat_run(), raw_run()
-        raw = best_cpu(raw_run, cpu_rounds)
-        chat = best_cpu(chat_run, cpu_rounds)
+        chat, raw = best_cpu(chat_run, raw_run, cpu_rounds)
         close()
         results["per-chunk CPU"] = (chat, raw, "us")
+        if args.instructions:
+            if shutil.which("valgrind") is None:
+                print("--instructions: valgrind is not installed; skipped", file=sys.stderr)
+            else:
+                counted = 500 if quick else 2000
+                results["per-chunk instr"] = (
+                    instructions_per_chunk("chatplug", base_url, counted),
+                    instructions_per_chunk("httpx", base_url, counted),
+                    "instr",
+                )
 
         load_streams, load_chunks = (100, 50) if quick else (500, 50)
         load_rounds = 1 if quick else 3
@@ -374,7 +432,7 @@ def main() -> int:
     import chatplug
     import httpx
 
-    scale = {"ms": 1e3, "us": 1e6, "s": 1.0, "MiB": 1.0}
+    scale = {"ms": 1e3, "us": 1e6, "s": 1.0, "MiB": 1.0, "instr": 1.0}
     print(f"chatplug {chatplug.__version__}, httpx {httpx.__version__}, Python {sys.version.split()[0]}, "
           f"{os.cpu_count()} CPUs{' (quick run: not figures)' if quick else ''}")
     print(f"{'measure':<16} {'chatplug':>12} {'raw httpx':>12} {'ratio':>7} {'target':>7}  verdict")

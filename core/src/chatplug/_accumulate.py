@@ -109,16 +109,8 @@ class ChunkAccumulator:
     def add(self, chunk: ChatCompletionChunk) -> None:
         """Merge one canonical chunk."""
         self.chunks += 1
-        if chunk.id and not self.id:
-            self.id = chunk.id
-        if chunk.created and not self.created:
-            self.created = chunk.created
-        if chunk.model:
-            self.model = chunk.model
-        if chunk.system_fingerprint:
-            self.system_fingerprint = chunk.system_fingerprint
-        if chunk.service_tier:
-            self.service_tier = chunk.service_tier
+        if not self.id or not self.model:
+            self._take_identity(chunk)  # usually the first chunk only: the rest repeat it
         if chunk.usage is not None:
             self.usage = chunk.usage
         choices = self._choices
@@ -143,6 +135,13 @@ class ChunkAccumulator:
                 state.native_finish_reason = choice.native_finish_reason
             if choice.logprobs is not None:
                 state.logprobs.append(choice.logprobs)
+
+    def _take_identity(self, chunk: ChatCompletionChunk) -> None:
+        self.id = self.id or chunk.id
+        self.created = self.created or chunk.created
+        self.model = self.model or chunk.model
+        self.system_fingerprint = self.system_fingerprint or chunk.system_fingerprint
+        self.service_tier = self.service_tier or chunk.service_tier
 
     @property
     def finished(self) -> bool:
