@@ -7,7 +7,6 @@ differ only in how they send it and wait.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import threading
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 
 from chatplug._convert import structure_completion
-from chatplug._request import build_payload
+from chatplug._request import build_payload, check_extra_headers, checked_query, encode_payload
 from chatplug._streaming import AsyncStream, Stream, StreamProcessor
 from chatplug._transport import (
     REDACTED,
@@ -185,7 +184,7 @@ class _ClientBase:
         }
         headers.update(self.default_headers)
         if extra_headers:
-            _check_extra_headers(provider, extra_headers)
+            check_extra_headers(provider, extra_headers)
             headers.update(extra_headers)
         headers.update(credentials or {})
         secrets = tuple(value for value in (credentials or {}).values() if value)
@@ -199,9 +198,9 @@ class _ClientBase:
             url=url,
             headers=headers,
             redacted_headers=redacted,
-            params=_checked_query(provider, extra_query) if extra_query else None,
+            params=checked_query(provider, extra_query) if extra_query else None,
             payload=payload,
-            body=_encode_payload(provider, payload),
+            body=encode_payload(provider, payload),
             stream=stream,
             timeout=self.timeout if timeout is _NOT_GIVEN else timeout,
             normalizer=normalizer,
@@ -255,56 +254,6 @@ class _ClientBase:
         self, plan: CallPlan, event: Any, completion: ChatCompletion | None, error: BaseException | None
     ) -> None:
         notify(plan.hook.chatplug_on_finish, request=event, completion=completion, error=error)
-
-
-def _encode_payload(provider: Provider, payload: dict[str, Any]) -> bytes:
-    """The JSON request body; a value JSON cannot carry (bytes, a set, NaN, ...) is an InvalidRequestError."""
-    try:
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-    except (TypeError, ValueError) as exc:
-        param = next((key for key, value in payload.items() if not _json_ok(value)), "extra_body")
-        raise InvalidRequestError(
-            f"{provider.id}: {param} cannot be sent as JSON ({exc})", param=param, provider=provider.id
-        ) from exc
-
-
-def _json_ok(value: Any) -> bool:
-    try:
-        json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _check_extra_headers(provider: Provider, extra_headers: Any) -> None:
-    if not isinstance(extra_headers, Mapping) or not all(
-        isinstance(key, str) and isinstance(value, str) for key, value in extra_headers.items()
-    ):
-        raise InvalidRequestError(
-            f"{provider.id}: extra_headers must be a dict of header names to string values",
-            param="extra_headers",
-            provider=provider.id,
-        )
-
-
-_QUERY_SCALARS = (str, int, float, bool, type(None))
-
-
-def _checked_query(provider: Provider, extra_query: Any) -> dict[str, Any]:
-    if isinstance(extra_query, Mapping) and all(
-        isinstance(key, str)
-        and (
-            isinstance(value, _QUERY_SCALARS)
-            or (isinstance(value, (list, tuple)) and all(isinstance(item, _QUERY_SCALARS) for item in value))
-        )
-        for key, value in extra_query.items()
-    ):
-        return dict(extra_query)
-    raise InvalidRequestError(
-        f"{provider.id}: extra_query must be a dict of names to strings, numbers or lists of them",
-        param="extra_query",
-        provider=provider.id,
-    )
 
 
 class Completions:

@@ -7,6 +7,7 @@ and what would be right.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,7 +16,7 @@ from chatplug.errors import InvalidRequestError
 from chatplug.provider import Limits, Provider
 from chatplug.types import WireObject
 
-__all__ = ["build_payload", "check_limits"]
+__all__ = ["build_payload", "check_extra_headers", "check_limits", "checked_query", "encode_payload"]
 
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
@@ -191,3 +192,55 @@ def build_payload(
     _check_types(provider, payload)  # after the merge: extra_body values are checked like named ones
     check_limits(provider, payload)
     return payload
+
+
+def encode_payload(provider: Provider, payload: dict[str, Any]) -> bytes:
+    """The JSON request body; a value JSON cannot carry (bytes, a set, NaN, ...) is an InvalidRequestError."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        param = next((key for key, value in payload.items() if not _json_ok(value)), "extra_body")
+        raise InvalidRequestError(
+            f"{provider.id}: {param} cannot be sent as JSON ({exc})", param=param, provider=provider.id
+        ) from exc
+
+
+def _json_ok(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def check_extra_headers(provider: Provider, extra_headers: Any) -> None:
+    """Reject extra_headers that are not a dict of header names to strings."""
+    if not isinstance(extra_headers, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in extra_headers.items()
+    ):
+        raise InvalidRequestError(
+            f"{provider.id}: extra_headers must be a dict of header names to string values",
+            param="extra_headers",
+            provider=provider.id,
+        )
+
+
+_QUERY_SCALARS = (str, int, float, bool, type(None))
+
+
+def checked_query(provider: Provider, extra_query: Any) -> dict[str, Any]:
+    """extra_query as a dict of names to strings, numbers or lists of them, or an InvalidRequestError."""
+    if isinstance(extra_query, Mapping) and all(
+        isinstance(key, str)
+        and (
+            isinstance(value, _QUERY_SCALARS)
+            or (isinstance(value, (list, tuple)) and all(isinstance(item, _QUERY_SCALARS) for item in value))
+        )
+        for key, value in extra_query.items()
+    ):
+        return dict(extra_query)
+    raise InvalidRequestError(
+        f"{provider.id}: extra_query must be a dict of names to strings, numbers or lists of them",
+        param="extra_query",
+        provider=provider.id,
+    )

@@ -122,8 +122,7 @@ class StreamProcessor:
             return json.loads(data.decode("utf-8"))
         except ValueError as exc:
             raise APIResponseValidationError(
-                f"{self.plan.provider.id}: malformed JSON in stream event ({exc}): "
-                f"{self.plan.scrub(repr(data[:200]))}",
+                f"{self.plan.provider.id}: malformed JSON in stream event ({exc}): {data[:200]!r}",
                 provider=self.plan.provider.id,
                 body=data.decode("utf-8", "replace"),
             ) from exc

@@ -139,7 +139,7 @@ def status_error(plan: CallPlan, status_code: int | None, body: Any, headers: Ma
         error.request_id = request_id_from(headers, body)
     if not error.headers:
         error.headers = dict(headers)
-    return plan.scrub_error(error)
+    return error  # secrets are scrubbed where every error leaves a call: the client loop and the stream
 
 
 def redirect_error(plan: CallPlan, response: httpx.Response) -> APIStatusError:
@@ -168,7 +168,7 @@ def parse_completion_body(plan: CallPlan, content: bytes, headers: Mapping[str, 
     try:
         body = json.loads(content)
     except ValueError as exc:
-        snippet = plan.scrub(content[:200].decode("utf-8", "replace"))
+        snippet = content[:200].decode("utf-8", "replace")
         raise APIResponseValidationError(
             f"{plan.provider.id}: the response is not JSON ({exc}); it began {snippet!r}",
             provider=plan.provider.id,
