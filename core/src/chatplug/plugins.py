@@ -114,13 +114,17 @@ class PluginRegistry:
             # strict-mode failure above leaves it unloaded, so the next use raises again.
             self._loaded = True
 
-    def _load_entry_points(self) -> None:
+    def _allowed(self, name: str) -> bool:
+        """Whether ``CHATPLUG_PLUGINS`` / ``CHATPLUG_DISABLE_PLUGINS`` let plugin ``name`` load."""
         allow = _names(self._environ.get(ENV_ALLOW))
         block = _names(self._environ.get(ENV_BLOCK)) or frozenset()
+        return name not in block and (allow is None or name in allow)
+
+    def _load_entry_points(self) -> None:
         from importlib import metadata  # on first use only: `import chatplug` scans nothing
 
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in block or (allow is not None and ep.name not in allow):
+            if not self._allowed(ep.name):
                 logger.debug("plugin %r skipped by %s/%s", ep.name, ENV_ALLOW, ENV_BLOCK)
                 continue
             dist = ep.dist.name if ep.dist is not None else None
@@ -138,9 +142,7 @@ class PluginRegistry:
         """Providers declared in the TOML file (see :mod:`chatplug.config`), reported like a plugin."""
         from chatplug import config
 
-        allow = _names(self._environ.get(ENV_ALLOW))
-        block = _names(self._environ.get(ENV_BLOCK)) or frozenset()
-        if config.PLUGIN_NAME in block or (allow is not None and config.PLUGIN_NAME not in allow):
+        if not self._allowed(config.PLUGIN_NAME):
             return
         try:
             plugin = config.load_plugin(self._environ)
