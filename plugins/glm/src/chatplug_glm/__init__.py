@@ -20,16 +20,16 @@ This module is the plugin object itself: its hook implementations are the
 
 from __future__ import annotations
 
-from chatplug_glm.errors import ERROR_CLASSES, map_glm_error
-from chatplug_glm.hooks import (
+from chatplug_glm._errors import ERROR_CLASSES, map_glm_error
+from chatplug_glm._hooks import (
     chatplug_map_error,
     chatplug_prepare_payload,
     chatplug_providers,
     chatplug_response_normalizer,
 )
-from chatplug_glm.normalize import FINISH_REASON_MAP, GLMResponseNormalizer
-from chatplug_glm.payload import THINKING_TYPES, check_glm_parameters
-from chatplug_glm.provider import (
+from chatplug_glm._normalize import FINISH_REASON_MAP, GLMResponseNormalizer
+from chatplug_glm._payload import THINKING_TYPES, check_glm_parameters
+from chatplug_glm._provider import (
     API_KEY_ENV,
     BASE_URL_ENV,
     CHINA_BASE_URL,

@@ -39,7 +39,7 @@ from chatplug import (
     RateLimitError,
 )
 
-from chatplug_glm.provider import PROVIDER_ID
+from chatplug_glm._provider import PROVIDER_ID
 
 __all__ = ["ERROR_CLASSES", "glm_error_fields", "map_glm_error"]
 

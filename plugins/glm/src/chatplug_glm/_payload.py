@@ -21,7 +21,7 @@ from typing import Any
 
 from chatplug import InvalidRequestError
 
-from chatplug_glm.provider import PROVIDER_ID
+from chatplug_glm._provider import PROVIDER_ID
 
 __all__ = ["THINKING_TYPES", "check_glm_parameters", "keeps_reasoning", "strip_reasoning", "prepare_payload"]
 

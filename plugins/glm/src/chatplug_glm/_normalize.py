@@ -28,7 +28,7 @@ from typing import Any
 
 from chatplug import InternalServerError, ResponseNormalizer
 
-from chatplug_glm.provider import PROVIDER_ID
+from chatplug_glm._provider import PROVIDER_ID
 
 __all__ = ["FINISH_REASON_MAP", "NETWORK_ERROR", "GLMResponseNormalizer"]
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from chatplug import APIStatusError, Provider, ResponseNormalizer, hookimpl
 
-from chatplug_glm.errors import map_glm_error
-from chatplug_glm.normalize import GLMResponseNormalizer
-from chatplug_glm.payload import prepare_payload
-from chatplug_glm.provider import GLM_PROVIDER, PROVIDER_ID
+from chatplug_glm._errors import map_glm_error
+from chatplug_glm._normalize import GLMResponseNormalizer
+from chatplug_glm._payload import prepare_payload
+from chatplug_glm._provider import GLM_PROVIDER, PROVIDER_ID
 
 __all__ = [
     "chatplug_providers",
