@@ -30,13 +30,23 @@ MAX_OPEN_CALLS = 10_000
 _INSTRUMENTATION = "chatplug_otel"
 
 
+_Target = tuple[str, str, str]
+
+
+def _target(request: RequestEvent) -> _Target:
+    return request.provider.id, request.model, request.url
+
+
 class _Call:
     """One call in flight: its span and what its metrics need."""
 
-    __slots__ = ("chunk_attributes", "error_seen", "last_chunk", "metric_attributes", "span", "started", "token")
+    __slots__ = ("chunk_attributes", "error_seen", "last_chunk", "metric_attributes", "span", "started", "target",
+                 "token")
 
-    def __init__(self, span: trace.Span, metric_attributes: dict[str, Any], started: float) -> None:
+    def __init__(self, span: trace.Span, metric_attributes: dict[str, Any], started: float, target: _Target) -> None:
         self.span = span
+        #: Where attempts go: changes when the call falls over to another model.
+        self.target = target
         self.metric_attributes = metric_attributes
         self.started = started
         #: The context token while this call's span is current (during each send).
@@ -121,7 +131,9 @@ class OpenTelemetryPlugin:
 
     @chatplug.hookimpl
     def chatplug_on_start(self, request: RequestEvent) -> None:
-        """Open the call's span."""
+        """Open the call's span (once per call id: a fallback model's start is part of the same call)."""
+        if request.call_id in self._calls:
+            return
         base = _attributes.base_attributes(request, self._names, self.settings.latest_only)
         attributes: dict[str, Any] = dict(base)
         attributes.update(_attributes.request_attributes(request.payload))
@@ -130,7 +142,7 @@ class OpenTelemetryPlugin:
                                        attributes=attributes)
         if self.settings.capture_content and span.is_recording():
             span.set_attribute(sc.INPUT_MESSAGES, _content.input_messages(request.payload.get("messages")))
-        call = _Call(span, base, time.perf_counter())
+        call = _Call(span, base, time.perf_counter(), _target(request))
         with self._lock:
             self._calls[request.call_id] = call
             if len(self._calls) > MAX_OPEN_CALLS:
@@ -154,12 +166,33 @@ class OpenTelemetryPlugin:
 
     @chatplug.hookimpl
     def chatplug_on_request(self, request: RequestEvent) -> None:
-        """Make the call's span current while the attempt is sent, so HTTP spans nest under it."""
+        """Make the call's span current while the attempt is sent, so HTTP spans nest under it.
+
+        An attempt to another model or provider than the last (a fallback) is
+        marked with a ``chatplug.fallback`` span event naming it.
+        """
         call = self._call(request)
         if call is None:
             return
         self._release(call)
+        target = _target(request)
+        if target != call.target:
+            call.target = target
+            if call.span.is_recording():
+                call.span.add_event("chatplug.fallback", self._fallback_attributes(request))
         call.token = otel_context.attach(trace.set_span_in_context(call.span))
+
+    def _fallback_attributes(self, request: RequestEvent) -> dict[str, Any]:
+        attributes: dict[str, Any] = {
+            sc.ATTEMPT: request.attempt,
+            sc.REQUEST_MODEL: request.model,
+            sc.PROVIDER_NAME: _attributes.provider_name(request.provider.id, self._names),
+            **_attributes.server_attributes(request.url),
+        }
+        index = getattr(request, "fallback_index", None)  # present once the core has fallbacks
+        if isinstance(index, int):
+            attributes[sc.FALLBACK_INDEX] = index
+        return attributes
 
     @chatplug.hookimpl
     def chatplug_on_response(self, request: RequestEvent) -> None:

@@ -52,6 +52,7 @@ ERROR_TYPE: Final = "error.type"
 #: Attributes of this plugin's own, on the per-attempt span events.
 ATTEMPT: Final = "chatplug.attempt"
 WILL_RETRY: Final = "chatplug.will_retry"
+FALLBACK_INDEX: Final = "chatplug.fallback_index"
 HTTP_STATUS_CODE: Final = "http.response.status_code"
 
 OPERATION_CHAT: Final = "chat"
