@@ -220,7 +220,9 @@ class _ClientBase:
     @staticmethod
     def _start(plan: CallPlan) -> None:
         """Announce the call to the observers (once; ``_finish`` closes it)."""
-        notify(plan.hook.chatplug_on_start, request=plan.event(0))
+        caller = plan.hook.chatplug_on_start
+        if caller.get_hookimpls():  # no observer, no event built
+            notify(caller, request=plan.event(0))
 
     def _start_attempt(
         self, plan: CallPlan, attempt: int, http: httpx.Client | httpx.AsyncClient
