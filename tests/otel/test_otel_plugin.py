@@ -32,6 +32,20 @@ def test_it_can_be_blocked_like_any_plugin() -> None:
     assert registry.pm.get_plugin("otel") is None
 
 
+def test_the_shared_instance_runs_on_the_global_no_op_providers(server: FakeServer) -> None:
+    """No SDK set up (this suite never sets the global providers): calls work, nothing is kept."""
+    registry = chatplug.PluginRegistry(environ={})
+    server.add(Reply.json(completion_body("hi")), Reply.sse(stream_chunks()))
+    with chatplug.Client(provider=chatplug.Provider(id="testprov", base_url=server.base_url), api_key=API_KEY,
+                         registry=registry) as client:
+        assert client.chat.completions.create(model="t-1", messages=MESSAGES).choices[0].message.content == "hi"
+        with client.chat.completions.create(model="t-1", messages=MESSAGES, stream=True) as stream:
+            assert len(list(stream)) == 4
+    assert registry.pm.get_plugin("otel") is chatplug_otel.plugin
+    assert not trace.get_tracer_provider().get_tracer("probe").start_span("probe").is_recording()
+    assert chatplug_otel.plugin._calls == {}
+
+
 def _registry(plugin: OpenTelemetryPlugin) -> chatplug.PluginRegistry:
     registry = chatplug.PluginRegistry(load_entrypoints=False)
     registry.register(plugin, "otel")
