@@ -295,3 +295,40 @@ async def test_the_async_stream_gives_the_same_span(
     assert attributes["gen_ai.usage.input_tokens"] == 5
     assert attributes["gen_ai.request.stream"] is True
     assert "gen_ai.response.time_to_first_chunk" in attributes
+
+
+def test_calls_from_many_threads_get_a_span_each(
+    exporter: InMemorySpanExporter, server: FakeServer, client: chatplug.Client
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    models = [f"t-{n}" for n in range(8)]
+    for _ in models:
+        server.add(Reply.json(completion_body(), delay_before_headers=0.02))
+
+    def call(model: str) -> None:
+        client.chat.completions.create(model=model, messages=MESSAGES)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # threads run two calls each: no context may leak
+        list(pool.map(call, models))
+    spans = exporter.get_finished_spans()
+    assert sorted(span.name for span in spans) == sorted(f"chat {model}" for model in models)
+    for span in spans:
+        assert span.parent is None
+        assert f"chat {dict(span.attributes or {})['gen_ai.request.model']}" == span.name
+
+
+@pytest.mark.anyio
+async def test_concurrent_async_calls_get_a_span_each(
+    exporter: InMemorySpanExporter, server: FakeServer, aclient: chatplug.AsyncClient
+) -> None:
+    import asyncio
+
+    models = [f"t-{n}" for n in range(6)]
+    for _ in models:
+        server.add(Reply.json(completion_body(), delay_before_headers=0.02))
+    await asyncio.gather(*(aclient.chat.completions.create(model=model, messages=MESSAGES) for model in models))
+    spans = exporter.get_finished_spans()
+    assert sorted(span.name for span in spans) == sorted(f"chat {model}" for model in models)
+    assert all(span.parent is None for span in spans)
+    assert trace.get_current_span() is trace.INVALID_SPAN
