@@ -7,12 +7,14 @@ import os
 import threading
 import time
 from collections.abc import Mapping
+from contextvars import Token
 from typing import Any
 
 import chatplug
 from chatplug import APIError, APIStatusError, ChatCompletion, ChatCompletionChunk, RequestEvent
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from chatplug_otel import _attributes, _content
@@ -50,7 +52,7 @@ class _Call:
         self.metric_attributes = metric_attributes
         self.started = started
         #: The context token while this call's span is current (during each send).
-        self.token: object | None = None
+        self.token: Token[Context] | None = None
         self.last_chunk: float | None = None
         self.chunk_attributes: dict[str, Any] | None = None
         self.error_seen: BaseException | None = None
@@ -160,7 +162,7 @@ class OpenTelemetryPlugin:
         token = call.token
         if token is not None:
             call.token = None
-            otel_context.detach(token)  # type: ignore[arg-type]
+            otel_context.detach(token)
 
     # ---------------------------------------------------------- each attempt
 
