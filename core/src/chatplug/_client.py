@@ -217,6 +217,13 @@ class _ClientBase:
             return redirect_error(plan, response)
         return status_error(plan, response.status_code, decode_body(content), response.headers)
 
+    @staticmethod
+    def _start(plan: CallPlan) -> None:
+        """Announce the call to the observers (once; ``_finish`` closes it)."""
+        caller = plan.hook.chatplug_on_start
+        if caller.get_hookimpls():  # no observer, no event built
+            notify(caller, request=plan.event(0))
+
     def _start_attempt(
         self, plan: CallPlan, attempt: int, http: httpx.Client | httpx.AsyncClient
     ) -> tuple[Any, httpx.Request]:
@@ -402,6 +409,7 @@ class Client(_ClientBase):
         self._check_open()
         plan = self._prepare(model, messages, stream, kwargs)
         http = self.http_client
+        self._start(plan)
         attempt = 0
         while True:
             event, request = self._start_attempt(plan, attempt, http)
@@ -510,6 +518,7 @@ class AsyncClient(_ClientBase):
         self._check_open()
         plan = self._prepare(model, messages, stream, kwargs)
         http = self.http_client
+        self._start(plan)
         attempt = 0
         while True:
             event, request = self._start_attempt(plan, attempt, http)

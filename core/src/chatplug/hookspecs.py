@@ -116,6 +116,19 @@ def chatplug_map_error(
 
 
 @hookspec
+def chatplug_on_start(request: RequestEvent) -> None:
+    """Observe the start of a call, once, before its first attempt.
+
+    ``request`` is the view of attempt 0. Every ``chatplug_on_start`` is
+    followed by exactly one :func:`chatplug_on_finish` with the same
+    ``call_id``, whatever happens in between (retries, waits, errors); a check
+    that fails before the call starts (an invalid parameter, say) raises
+    without either. Use it to open something that spans the whole call, such
+    as a trace span.
+    """
+
+
+@hookspec
 def chatplug_on_request(request: RequestEvent) -> None:
     """Observe a request about to be sent (once per attempt).
 
