@@ -495,6 +495,8 @@ class Recorded:
     outcome: str
     #: The provider record the call went to.
     provider: Any
+    #: The error chatplug raised for this response (None when it decoded to a completion).
+    error: Any = None
 
 
 def record_call(*, provider: str, model: str, messages: list[dict[str, Any]], stream: bool = False,
@@ -517,6 +519,7 @@ def record_call(*, provider: str, model: str, messages: list[dict[str, Any]], st
     record = registry.provider(provider)
     captured: list[Exchange] = []
     outcome = "no response"
+    error: APIError | None = None
     with httpx.Client(transport=RecordingTransport(captured.append), timeout=timeout) as http, \
             Client(provider=record, base_url=base_url, endpoint=endpoint, http_client=http, max_retries=0,
                    timeout=timeout, registry=registry) as client:
@@ -533,10 +536,11 @@ def record_call(*, provider: str, model: str, messages: list[dict[str, Any]], st
             outcome = f"ChatCompletion (finish_reason={reasons})"
         except APIError as exc:
             outcome = f"{type(exc).__name__}: {exc}"
+            error = exc
     if not captured or not captured[-1].status:
         raise NothingRecorded(f"nothing was recorded: {outcome}")
     exchange = captured[-1]
     exchange.provider = record.id
     exchange.model = model
     env_keys = [os.environ[name] for name in record.api_key_env if os.environ.get(name)]
-    return Recorded(exchange.scrubbed(record.auth_header, env_keys), outcome, record)
+    return Recorded(exchange.scrubbed(record.auth_header, env_keys), outcome, record, error)
