@@ -224,3 +224,17 @@ def test_record_command_connection_refused_exits_1(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "nothing was recorded" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_record_command_output_and_files_hold_no_echoed_key(server: FakeServer, tmp_path: Path) -> None:
+    echo = {"error": {"message": f"Incorrect API key provided: {SECRET_KEY}", "type": "invalid_authentication_error"}}
+    server.add(Reply.error(401, echo))
+    done = run_module(["record", "--provider", "glm", "--model", "glm-4.5", "--base-url", server.base_url,
+                       "--out", str(tmp_path)], env={"ZAI_API_KEY": SECRET_KEY})
+    assert done.returncode == 0, done.stderr
+    assert "HTTP 401" in done.stderr
+    assert "AuthenticationError" in done.stderr
+    assert "replaced by *** in 1 place(s)" in done.stderr
+    assert SECRET_KEY not in done.stdout + done.stderr
+    for path, data in every_recorded_byte(tmp_path):
+        assert SECRET_KEY.encode() not in data, f"the key leaked into {path.name}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -509,8 +510,6 @@ def record_call(*, provider: str, model: str, messages: list[dict[str, Any]], st
     response is kept whatever its status; the key (the provider's auth
     header and the values of its ``api_key_env`` variables) is scrubbed.
     """
-    import os
-
     from chatplug._client import Client
     from chatplug.errors import APIError
     from chatplug.plugins import default_registry
