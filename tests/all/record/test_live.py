@@ -89,3 +89,22 @@ def test_shape_comparison_names_usage_placement_and_finish_reasons() -> None:
     assert "usage live: usage inside choices[]; stored: top-level usage on the finish chunk" in lines
     assert "finish reasons live ['stop'], stored ['tool_calls']" in lines
     assert compare_shapes(stored, [stored]) == []
+
+
+def test_a_config_provider_is_recorded_and_compared_without_the_kit(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with FakeServer() as server:
+        config = tmp_path / "providers.toml"
+        config.write_text(f'[[providers]]\nid = "acme"\nbase_url = "{server.base_url}"\n'
+                          f'api_key_env = "ACME_TOKEN"\nmodels = ["acme-1"]\n')
+        stream = Reply.sse_file(FIXTURES / "glm-stream-reasoning-glm45.sse")
+        server.add(Reply.json((FIXTURES / "glm-nonstream-reasoning.json").read_bytes()), stream, stream,
+                   Reply.sse_file(FIXTURES / "glm-stream-tool-call.sse"), Reply.error(404, UNKNOWN_MODEL))
+        done = run_module(["live", "--out", str(out), "--provider", "acme", "--fixtures", str(FIXTURES)],
+                          env={"CHATPLUG_CONFIG": str(config), "ACME_TOKEN": SECRET_KEY})
+        assert [r.json()["model"] for r in server.requests] == ["acme-1"] * 4 + ["chatplug-no-such-model"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ProviderConformance: skipped (the provider comes from no installed plugin" in done.stdout
+    assert "- glm-live" not in done.stdout
+    assert "- acme-live-plain.json (completion, against 0): differs" in done.stdout
+    assert "no stored completion fixture to compare with" in done.stdout

@@ -238,3 +238,21 @@ def test_record_command_output_and_files_hold_no_echoed_key(server: FakeServer, 
     assert SECRET_KEY not in done.stdout + done.stderr
     for path, data in every_recorded_byte(tmp_path):
         assert SECRET_KEY.encode() not in data, f"the key leaked into {path.name}"
+
+
+def test_record_command_works_with_a_config_provider(server: FakeServer, tmp_path: Path) -> None:
+    config = tmp_path / "providers.toml"
+    config.write_text(f'[[providers]]\nid = "acme-local"\nbase_url = "{server.base_url}"\n'
+                      f'api_key_env = "ACME_TOKEN"\nmodels = ["acme-1"]\nname = "Acme on this machine"\n')
+    server.add(Reply.sse_bytes(FRAMED_STREAM))
+    out = tmp_path / "out"
+    done = run_module(["record", "--provider", "acme-local", "--model", "acme-1", "--stream", "--out", str(out)],
+                      env={"CHATPLUG_CONFIG": str(config), "ACME_TOKEN": SECRET_KEY})
+    assert done.returncode == 0, done.stderr
+    assert server.last_request.headers["authorization"] == f"Bearer {SECRET_KEY}"
+    assert (out / "acme-local-stream-acme-1.sse").read_bytes() == FRAMED_STREAM
+    source = (out / "acme-local-stream-acme-1.source.txt").read_text()
+    assert "from acme-local (Acme on this machine)." in source
+    assert "Class: LIVE CAPTURE" in source  # the provider's own base URL, not an override
+    for path, data in every_recorded_byte(out):
+        assert SECRET_KEY.encode() not in data, f"the key leaked into {path.name}"

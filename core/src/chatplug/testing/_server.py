@@ -200,7 +200,11 @@ class FakeServer:
 
     Replies are served in the order added, to any path; when the queue is empty
     the ``default`` reply (if set) is served, else a 500 saying so.
-    ``requests`` records every request.
+    ``requests`` records every request. ``responder`` (a function of the
+    request returning a Reply, or None to fall back to the queue) chooses
+    replies per request; ``port`` fixes the port (default: a free one).
+    Recorded fixtures are served with :meth:`add_recordings` or
+    :meth:`Reply.recorded`.
     """
 
     def __init__(self, *, default: Reply | None = None, port: int = 0,
