@@ -28,16 +28,19 @@ as fixtures, serves recordings, and runs the live conformance set.
 from typing import TYPE_CHECKING, Any
 
 from chatplug.testing._cassette import Cassette, CassetteMismatch, use_cassette
+from chatplug.testing._record import AsyncRecordingTransport, RecordingTransport, record_call, save_fixture
 from chatplug.testing._server import MALFORMED_LINE, FakeServer, RecordedRequest, Reply, sse_events
 
 __all__ = [
     "MALFORMED_LINE",
+    "AsyncRecordingTransport",
     "Cassette",
     "CassetteMismatch",
     "ErrorSample",
     "FakeServer",
     "ProviderConformance",
     "RecordedRequest",
+    "RecordingTransport",
     "Reply",
     "Transcript",
     "chatplug_cassette",
@@ -47,6 +50,8 @@ __all__ = [
     "pytest_addoption",
     "pytest_configure",
     "pytest_runtest_makereport",
+    "record_call",
+    "save_fixture",
     "sse_events",
     "use_cassette",
 ]
