@@ -98,3 +98,26 @@ def test_hand_written_sidecars_give_status_and_content_type() -> None:
     assert stream.status == 200
     assert stream.reply().chunks is not None
     assert b"".join(stream.reply().chunks or ()) == (FIXTURES / "glm-stream-reasoning-glm45.sse").read_bytes()
+
+
+def test_add_recordings_queues_a_folder_in_name_order(tmp_path: Path) -> None:
+    for name in ("b-stream.sse", "a-tool.json"):
+        source = "glm-stream-reasoning-glm45.sse" if name.endswith(".sse") else "glm-nonstream-tool-call.json"
+        shutil.copy(FIXTURES / source, tmp_path / name)
+    with FakeServer() as server:
+        server.add_recordings(tmp_path)
+        assert server.pending() == 2
+        assert _completion(server.base_url, "glm-4.7-flash").choices[0].finish_reason == "tool_calls"
+        assert stream_sync(server.base_url)[1]["choices"][0]["message"]["content"] == "\n\nHi!"
+
+
+def test_a_responder_that_raises_answers_500_and_the_server_keeps_serving() -> None:
+    def broken(request: object) -> Reply:
+        raise KeyError("no such recording")
+
+    with FakeServer(responder=broken) as server:
+        with pytest.raises(chatplug.InternalServerError, match="the responder raised KeyError"):
+            _completion(server.base_url, "glm-4.6")
+        server.responder = None
+        server.add(Reply.recorded(FIXTURES / "glm-nonstream-tool-call.json"))
+        assert _completion(server.base_url, "glm-4.7-flash").choices[0].finish_reason == "tool_calls"

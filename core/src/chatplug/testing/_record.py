@@ -172,7 +172,10 @@ class Exchange:
         if not encoding or encoding.lower() == "identity":
             return self.raw_body
         decoded = httpx.Response(200, headers={"content-encoding": encoding}, content=self.raw_body)
-        return decoded.read()
+        try:
+            return decoded.read()
+        except httpx.DecodingError:  # a body cut short cannot be decompressed: keep the bytes that came
+            return self.raw_body
 
     def header(self, name: str) -> str | None:
         """A response header's value (case-insensitive), or None."""

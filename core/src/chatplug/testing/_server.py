@@ -341,7 +341,11 @@ class FakeServer:
 
     def _next_reply(self, request: RecordedRequest | None = None) -> Reply:
         if self.responder is not None and request is not None:
-            chosen = self.responder(request)
+            try:
+                chosen = self.responder(request)
+            except Exception as exc:  # noqa: BLE001 - reported to the client, the server keeps running
+                return Reply.json({"error": {"message": f"FakeServer: the responder raised {type(exc).__name__}: "
+                                                        f"{exc}", "type": "fake_server"}}, status=500)
             if chosen is not None:
                 return chosen
         with self._lock:
