@@ -16,6 +16,12 @@ Fixtures:
   It is a :class:`pytest.MonkeyPatch`: ``chatplug_env.setenv(...)``.
 - ``fake_server``: a running :class:`~chatplug.testing.FakeServer`, stopped
   after the test. Works from sync and async tests (it runs in its own thread).
+- ``chatplug_cassette``: a :class:`~chatplug.testing.Cassette` active for the
+  test: the chatplug calls it makes are replayed from
+  ``cassettes/<module>/<test>.json`` next to the test file (or the path given
+  with ``@pytest.mark.chatplug_cassette("path.json", match_on=..., ...)``).
+  Nothing is recorded unless asked: ``pytest --chatplug-record=once|new|all``
+  or ``CHATPLUG_RECORD=...``; an unmatched request fails the test.
 """
 
 from __future__ import annotations
@@ -24,17 +30,21 @@ import functools
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from chatplug.plugins import PluginRegistry
 from chatplug.provider import Provider
+from chatplug.testing._cassette import RECORD_MODES, Cassette
 from chatplug.testing._server import FakeServer
 
 __all__ = [
     "SCRUBBED_ENV_PATTERN",
+    "chatplug_cassette",
+    "pytest_addoption",
+    "pytest_configure",
     "chatplug_env",
     "chatplug_registry",
     "fake_server",
@@ -105,3 +115,66 @@ def fake_server() -> Iterator[FakeServer]:
     """A running FakeServer on 127.0.0.1 (ephemeral port), stopped after the test."""
     with FakeServer() as server:
         yield server
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--chatplug-record``: the record mode of ``chatplug_cassette`` (default: ``CHATPLUG_RECORD``, else none)."""
+    parser.addoption(
+        "--chatplug-record", choices=RECORD_MODES, default=None, dest="chatplug_record",
+        help="chatplug cassettes: none (replay only, the default), once (record missing cassettes), "
+             "new (also record unmatched calls), all (record everything again). Env: CHATPLUG_RECORD.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the ``chatplug_cassette`` marker."""
+    config.addinivalue_line(
+        "markers", "chatplug_cassette(path=None, *, record_mode=None, match_on=..., ignore_body_fields=..., "
+                   "allow_repeats=False): where and how chatplug_cassette records and replays this test's calls",
+    )
+
+
+#: Set on a test item whose call phase failed, so the cassette fixture does not report the same mismatch twice.
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Note a failed test body (read by ``chatplug_cassette``'s teardown)."""
+    report: pytest.TestReport = yield
+    if report.when == "call" and report.failed:
+        item.stash[_CALL_FAILED] = True
+    return report
+
+
+def _cassette_name(node_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", node_name).strip("-")
+
+
+@pytest.fixture
+def chatplug_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
+    """Record this test's chatplug calls once; replay them after, with no key and no network."""
+    marker = request.node.get_closest_marker("chatplug_cassette")
+    args = marker.args if marker else ()
+    options = dict(marker.kwargs) if marker else {}
+    test_file = Path(str(request.node.path))
+    path = Path(args[0]) if args else Path(options.pop("path", "")) if options.get("path") else None
+    if path is None:
+        path = test_file.parent / "cassettes" / test_file.stem / f"{_cassette_name(request.node.name)}.json"
+    elif not path.is_absolute():
+        path = test_file.parent / path
+    mode = options.pop("record_mode", None)
+    if mode is None:
+        try:
+            mode = request.config.getoption("chatplug_record")
+        except ValueError:  # the plugin's options were not registered (fixture imported by name)
+            mode = None
+    mode = mode or os.environ.get("CHATPLUG_RECORD") or "none"
+    options.pop("path", None)
+    cassette = Cassette(path, record_mode=mode, **options)
+    with cassette:
+        yield cassette
+    if cassette.errors and not request.node.stash.get(_CALL_FAILED, False):  # the app swallowed the mismatch
+        pytest.fail("\n\n".join(cassette.errors), pytrace=False)

@@ -12,7 +12,7 @@ import json
 import re
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -162,6 +162,15 @@ class Reply:
         pieces = [data[i : i + size] for i in range(0, len(data), size)]
         return cls.sse(pieces, done=False, **options)
 
+    @classmethod
+    def recorded(cls, path: str | Path) -> Reply:
+        """A recording made by ``python -m chatplug.testing record`` (or any fixture
+        with a ``.source.txt``), sent back with its recorded status and headers:
+        a ``.sse`` file event by event, byte for byte; a ``.json``/``.txt`` body as is."""
+        from chatplug.testing._replay import load_recording
+
+        return load_recording(path).reply()
+
 
 @attrs.define
 class RecordedRequest:
@@ -191,11 +200,19 @@ class FakeServer:
 
     Replies are served in the order added, to any path; when the queue is empty
     the ``default`` reply (if set) is served, else a 500 saying so.
-    ``requests`` records every request.
+    ``requests`` records every request. ``responder`` (a function of the
+    request returning a Reply, or None to fall back to the queue) chooses
+    replies per request; ``port`` fixes the port (default: a free one).
+    Recorded fixtures are served with :meth:`add_recordings` or
+    :meth:`Reply.recorded`.
     """
 
-    def __init__(self, *, default: Reply | None = None) -> None:
+    def __init__(self, *, default: Reply | None = None, port: int = 0,
+                 responder: Callable[[RecordedRequest], Reply | None] | None = None) -> None:
         self.default = default
+        #: Called with each request before the queue is looked at; a Reply it returns is served.
+        self.responder = responder
+        self._bind_port = port
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -226,6 +243,12 @@ class FakeServer:
             self._queue.extend(replies)
         return self
 
+    def add_recordings(self, *paths: str | Path) -> FakeServer:
+        """Queue recorded fixtures (files, or directories read in name order), served in order."""
+        from chatplug.testing._replay import load_recordings
+
+        return self.add(*(recording.reply() for recording in load_recordings(paths)))
+
     @property
     def last_request(self) -> RecordedRequest:
         """The most recent request received (``AssertionError`` if none was)."""
@@ -251,19 +274,31 @@ class FakeServer:
         self._loop = loop
         ready = threading.Event()
 
+        failed: list[OSError] = []
+
         def run() -> None:
             asyncio.set_event_loop(loop)
-            loop.run_until_complete(self._start())
+            try:
+                loop.run_until_complete(self._start())
+            except OSError as exc:  # the port is taken, say
+                failed.append(exc)
+                ready.set()
+                return
             ready.set()
             loop.run_forever()
 
         self._thread = threading.Thread(target=run, name="chatplug-fake-server", daemon=True)
         self._thread.start()
         ready.wait(10)
+        if failed:
+            self._thread.join(10)
+            loop.close()
+            self._loop = None
+            raise OSError(f"FakeServer cannot listen on 127.0.0.1:{self._bind_port}: {failed[0]}")
         return self
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self._bind_port, backlog=1024)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def stop(self) -> None:
@@ -304,7 +339,15 @@ class FakeServer:
 
     # --------------------------------------------------------------- serving
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, request: RecordedRequest | None = None) -> Reply:
+        if self.responder is not None and request is not None:
+            try:
+                chosen = self.responder(request)
+            except Exception as exc:  # noqa: BLE001 - reported to the client, the server keeps running
+                return Reply.json({"error": {"message": f"FakeServer: the responder raised {type(exc).__name__}: "
+                                                        f"{exc}", "type": "fake_server"}}, status=500)
+            if chosen is not None:
+                return chosen
         with self._lock:
             if self._queue:
                 return self._queue.popleft()
@@ -328,7 +371,7 @@ class FakeServer:
                 if request is None:
                     return
                 self.requests.append(request)
-                keep_open = await self._respond(request, self._next_reply(), reader, writer)
+                keep_open = await self._respond(request, self._next_reply(request), reader, writer)
                 if not keep_open:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
