@@ -229,7 +229,7 @@ class _ClientBase:
         pool = self._pools.get(provider.id) if self._pools else None
         credentials = hook.chatplug_credentials(
             provider=provider,
-            api_key=pool.take(provider.id)[0] if pool else self._api_key.get() if self._api_key else None,
+            api_key=pool.peek(provider.id) if pool else self._api_key.get() if self._api_key else None,
             environ=os.environ,
         )
         url = f"{base_url}/chat/completions"

@@ -238,9 +238,9 @@ class Gate:
         """A retry on another key of the pool need not wait for the hint given to the last key."""
         if self.pool is None:
             return delay
-        if switched_key:
-            return 0.0
-        return min(delay, self.pool.ready_in())
+        if switched_key or self.pool.ready_in() == 0.0:
+            return 0.0  # another key is ready now
+        return delay
 
     # -------------------------------------------------------------- streams
 

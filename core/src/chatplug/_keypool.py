@@ -110,14 +110,22 @@ class KeyPool:
                     out[fingerprint] = "ready"
             return out
 
+    def peek(self, provider: str | None = None) -> str:
+        """The key :meth:`take` would give next, without moving on (raises like it)."""
+        return self._choose(provider, advance=False)[0]
+
     def take(self, provider: str | None = None) -> tuple[str, str]:
         """The next key to use and its fingerprint, round-robin over the keys in
         the pool. Resting keys are skipped while another is ready; when all
         rest, the one whose rest ends first is used. Raises
         :class:`~chatplug.KeyPoolExhaustedError` when every key was removed."""
+        return self._choose(provider, advance=True)
+
+    def _choose(self, provider: str | None, advance: bool) -> tuple[str, str]:
         now = self._clock()
         with self._lock:
             count = len(self._keys)
+            chosen: int | None = None
             soonest: int | None = None
             for step in range(count):
                 index = (self._next + step) % count
@@ -125,13 +133,16 @@ class KeyPool:
                 if fingerprint in self._removed:
                     continue
                 if self._resting_until.get(fingerprint, 0.0) <= now:
-                    self._next = index + 1
-                    return self._keys[index], fingerprint
+                    chosen = index
+                    break
                 if soonest is None or self._resting_until[fingerprint] < self._resting_until[self._prints[soonest]]:
                     soonest = index
-            if soonest is not None:
-                self._next = soonest + 1
-                return self._keys[soonest], self._prints[soonest]
+            if chosen is None:
+                chosen = soonest
+            if chosen is not None:
+                if advance:
+                    self._next = chosen + 1
+                return self._keys[chosen], self._prints[chosen]
             removed = dict(self._removed)
         reasons = ", ".join(f"{fingerprint} ({why})" for fingerprint, why in removed.items())
         name = f"{provider}: " if provider else ""
