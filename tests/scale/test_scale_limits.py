@@ -152,3 +152,39 @@ def test_bad_limits_are_refused_with_a_clear_error() -> None:
         chatplug.Limiter([chatplug.RateLimit(rpm=1)], storage="postgres://x")
     with pytest.raises(chatplug.InvalidRequestError, match="'open' or 'closed'"):
         chatplug.Limiter([chatplug.RateLimit(rpm=1)], on_storage_error="maybe")  # type: ignore[arg-type]
+
+
+def test_an_error_response_gives_its_token_reservation_back(fake: FakeServer) -> None:
+    fake.add(*[Reply.error(500, {"error": {"message": "down"}})] * 3)
+    fake.default = Reply.json({"id": "x", "object": "chat.completion", "created": 1, "model": "t-1", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}})
+    limiter = chatplug.Limiter([chatplug.RateLimit(provider="scaleprov", tpm=1000)], max_wait=0.2)
+    with client_for(fake.base_url, limiter, max_retries=0) as client:
+        for _ in range(3):  # each reserves ~440 tokens: without the refund the third would not fit
+            with pytest.raises(chatplug.InternalServerError):
+                client.chat.completions.create(model="t-1", messages=MESSAGES, max_tokens=400)
+        assert client.chat.completions.create(model="t-1", messages=MESSAGES, max_tokens=400).usage is not None
+    assert len(fake.requests) == 4
+
+
+class Finishes:
+    def __init__(self) -> None:
+        self.errors: list[BaseException | None] = []
+
+    @chatplug.hookimpl
+    def chatplug_on_finish(self, error: BaseException | None) -> None:
+        self.errors.append(error)
+
+
+def test_every_retry_counts_against_requests_per_minute(fake: FakeServer) -> None:
+    fake.add(Reply.error(503, "busy"), Reply.error(503, "busy"))
+    limiter = chatplug.Limiter([chatplug.RateLimit(provider="scaleprov", rpm=2)], max_wait=0.2)
+    finishes = Finishes()
+    with client_for(fake.base_url, limiter, max_retries=2) as client:
+        client.registry.register(finishes, "finishes")
+        client._sleep = lambda seconds: None
+        with pytest.raises(chatplug.LimitWaitTimeoutError, match="rpm=2") as caught:
+            client.chat.completions.create(model="t-1", messages=MESSAGES)
+    assert len(fake.requests) == 2
+    assert finishes.errors == [caught.value]  # the call still ends once for observers

@@ -148,19 +148,34 @@ class Gate:
 
     def begin(self, attempt: int) -> Ticket:
         """Before an attempt's I/O: choose its key and wait for its limits."""
-        fingerprint = self._use_key()
-        permit = None
-        if self.client_limiter is not None:
-            permit = self.client_limiter.acquire(self.provider_id, self.plan.model, fingerprint, self.tokens)
+        try:
+            fingerprint = self._use_key()
+            permit = None
+            if self.client_limiter is not None:
+                permit = self.client_limiter.acquire(self.provider_id, self.plan.model, fingerprint, self.tokens)
+        except BaseException as exc:
+            self._ended_before_retry(exc)
+            raise
         return Ticket(fingerprint, permit)
 
     async def abegin(self, attempt: int) -> Ticket:
         """The async twin of :meth:`begin` (the wait can be cancelled)."""
-        fingerprint = self._use_key()
-        permit = None
-        if self.client_limiter is not None:
-            permit = await self.client_limiter.aacquire(self.provider_id, self.plan.model, fingerprint, self.tokens)
+        try:
+            fingerprint = self._use_key()
+            permit = None
+            if self.client_limiter is not None:
+                permit = await self.client_limiter.aacquire(
+                    self.provider_id, self.plan.model, fingerprint, self.tokens
+                )
+        except BaseException as exc:
+            self._ended_before_retry(exc)
+            raise
         return Ticket(fingerprint, permit)
+
+    def _ended_before_retry(self, exc: BaseException) -> None:
+        """A retry that could not start (its limit stayed full, no key left) still ends the call for observers."""
+        if self.last_event is not None and not self.defer_finish:
+            notify(self.plan.hook.chatplug_on_finish, request=self.last_event, completion=None, error=exc)
 
     def event(self, event: RequestEvent, ticket: Ticket) -> RequestEvent:
         """The observer view of an attempt, with the chain index and key fingerprint."""
