@@ -375,3 +375,16 @@ async def test_async_a_stream_cut_before_its_first_chunk_falls_over(
             texts = [c.choices[0].delta.content async for c in stream if c.choices]
     assert texts == ["from b", None]
     assert seen(server_b) == [("b-1", KEY_B)]
+
+
+def test_a_key_pool_with_no_key_left_falls_over(
+    two: chatplug.PluginRegistry, server: FakeServer, server_b: FakeServer
+) -> None:
+    server.add(Reply.error(401, {"error": {"message": "bad key"}}))
+    server_b.default = Reply.json(completion_body("from b"))
+    with make_client(two) as client:
+        with pytest.raises(chatplug.AuthenticationError):  # a wrong key is seen, not hidden by a fallback
+            client.chat.completions.create(model="a-1", messages=MESSAGES, fallbacks=["b-1"])
+        reply = client.chat.completions.create(model="a-1", messages=MESSAGES, fallbacks=["b-1"])
+    assert reply.choices[0].message.content == "from b"
+    assert len(server.requests) == 1

@@ -130,3 +130,29 @@ def test_tokens_per_minute_are_reserved_then_settled_across_processes(
                           mode=mode, max_tokens=400, limit={"provider": "scaleprov", "tpm": 1000})
     assert result_of(worker) == {"ok": 8, "waited_too_long": 0}
     assert counting.count == 8
+
+
+def test_redis_never_holds_a_key_only_fingerprints(redis_url: str, counting: CountingServer) -> None:
+    import redis
+
+    keys = ["sk-redis-secret-one-000000", "sk-redis-secret-two-000000"]
+    limiter = chatplug.Limiter([chatplug.RateLimit(provider="scaleprov", per_key=True, max_in_flight=2, rpm=100,
+                                                   tpm=100_000)], storage=redis_url)
+    with chatplug.Client(provider="scaleprov", api_key=keys, base_url=counting.base_url,
+                         registry=registry_for(counting.base_url), limiter=limiter) as client:
+        import threading
+
+        slow = threading.Thread(target=client.chat.completions.create,
+                                kwargs={"model": "t-1", "messages": MESSAGES, "extra_headers": {"x-delay": "0.5"}})
+        slow.start()
+        while counting.in_flight < 1:
+            time.sleep(0.01)
+        client.chat.completions.create(model="t-1", messages=MESSAGES)
+        stored: list[bytes] = list(redis.Redis.from_url(redis_url).keys("*"))
+        slow.join()
+    names = b" ".join(stored).decode()
+    assert chatplug.key_fingerprint(keys[0]) in names and chatplug.key_fingerprint(keys[1]) in names
+    assert all(key not in names for key in keys)
+    for name in stored:
+        value = redis.Redis.from_url(redis_url).dump(name) or b""
+        assert all(key.encode() not in value for key in keys)
