@@ -148,7 +148,7 @@ def test_redis_never_holds_a_key_only_fingerprints(redis_url: str, counting: Cou
         while counting.in_flight < 1:
             time.sleep(0.01)
         client.chat.completions.create(model="t-1", messages=MESSAGES)
-        stored: list[bytes] = list(redis.Redis.from_url(redis_url).keys("*"))
+        stored = [name for name in redis.Redis.from_url(redis_url).keys("*") if isinstance(name, bytes)]
         slow.join()
     names = b" ".join(stored).decode()
     assert chatplug.key_fingerprint(keys[0]) in names and chatplug.key_fingerprint(keys[1]) in names
