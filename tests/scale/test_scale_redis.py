@@ -156,3 +156,32 @@ def test_redis_never_holds_a_key_only_fingerprints(redis_url: str, counting: Cou
     for name in stored:
         value = redis.Redis.from_url(redis_url).dump(name) or b""
         assert all(key.encode() not in value for key in keys)
+
+
+@pytest.mark.anyio
+async def test_async_cancelling_a_wait_or_a_request_frees_its_redis_slot(
+    redis_url: str, counting: CountingServer
+) -> None:
+    import asyncio
+
+    limiter = chatplug.Limiter([chatplug.RateLimit(provider="scaleprov", max_in_flight=1)], storage=redis_url,
+                               lease=30.0, max_wait=5.0)
+    async with chatplug.AsyncClient(provider="scaleprov", api_key=KEY, base_url=counting.base_url,
+                                    registry=registry_for(counting.base_url), limiter=limiter) as client:
+        holding = asyncio.ensure_future(client.chat.completions.create(
+            model="t-1", messages=MESSAGES, extra_headers={"x-delay": "30"}))
+        while counting.in_flight < 1:
+            await asyncio.sleep(0.01)
+        waiting = asyncio.ensure_future(client.chat.completions.create(model="t-1", messages=MESSAGES))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        waiting.cancel()
+        holding.cancel()
+        for task in (waiting, holding):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        # Both slots' holders are gone well before the 30 s lease: the next call gets in at once.
+        reply = await asyncio.wait_for(client.chat.completions.create(model="t-1", messages=MESSAGES), 5.0)
+        assert reply.choices[0].message.content == "ok"
+    await limiter.aclose()
+    assert counting.count == 2

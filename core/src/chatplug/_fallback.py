@@ -234,8 +234,9 @@ class Gate:
 
     @staticmethod
     async def ainterrupted(ticket: Ticket) -> None:
+        """The async twin of :meth:`interrupted`; a cancelled task still frees its slots."""
         if ticket.permit is not None:
-            ticket.permit.abandon() if _cancelling() else await ticket.permit.arelease()
+            await ticket.permit.arelease()
 
     @staticmethod
     def succeeded(ticket: Ticket, completion: ChatCompletion) -> None:
@@ -271,13 +272,6 @@ class Gate:
             return stream
         _aguard(stream, ticket.permit)
         return stream
-
-
-def _cancelling() -> bool:
-    import asyncio
-
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0 if hasattr(task, "cancelling") else False
 
 
 class _GuardedChunks:
@@ -365,9 +359,6 @@ class _AsyncGuardedChunks:
     async def _end(self) -> None:
         permit, self._permit = self._permit, None
         if permit is not None:
-            if _cancelling():
-                permit.abandon()
-                return
             await permit.asettle(self._usage)
             await permit.arelease()
 

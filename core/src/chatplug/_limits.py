@@ -512,6 +512,20 @@ class Limiter:
         where = "memory" if isinstance(self._sync, _MemoryBackend) else "redis"
         return f"<chatplug.Limiter {len(self.limits)} limits storage={where} on_storage_error={self.on_storage_error}>"
 
+    def close(self) -> None:
+        """Close this limiter's Redis connections (sync clients' side); safe to call twice."""
+        client = getattr(self._sync, "client", None)
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the Redis connections of the current event loop's async side, and the sync side."""
+        loop = asyncio.get_running_loop()
+        backend = self._async_backends.pop(loop, None)
+        if backend is not None:
+            await backend.client.aclose()
+        self.close()
+
     @property
     def shared(self) -> bool:
         """Whether the limits are shared through Redis (``False``: this process only)."""
