@@ -8,7 +8,7 @@ from typing import Any
 import chatplug
 import pytest
 from chatplug.testing import FakeServer, Reply
-from core_support import MESSAGES, chunk, completion_body
+from core_support import MESSAGES, ProviderPlugin, chunk, completion_body
 
 
 class Bracket:
@@ -86,3 +86,51 @@ async def test_the_async_client_brackets_the_same_way(
         ("request", call_id, 1),
         ("finish", call_id, None),
     ]
+
+
+def test_a_fallen_over_call_starts_once(bracket: Bracket, server: FakeServer, client: chatplug.Client) -> None:
+    for _ in range(3):  # the first attempt and max_retries=2, all refused: the call falls over to t-2
+        server.add(Reply.error(500, {"error": {"message": "down"}}))
+    server.add(Reply.json(completion_body("ok")))
+    client.chat.completions.create(model="t-1", messages=MESSAGES, fallbacks=["t-2"])
+    kinds = [kind for kind, _, _ in bracket.calls]
+    assert kinds == ["start", "request", "request", "request", "request", "finish"]
+    assert len({call_id for _, call_id, _ in bracket.calls}) == 1
+
+
+def test_a_call_whose_limit_wait_runs_out_finishes_with_that_error(
+    bracket: Bracket, server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    """on_start is paired with on_finish when the limiter refuses the first attempt before any request."""
+    server.add(Reply.sse([chunk({"content": "a"}), chunk({}, finish_reason="stop")]))
+    limiter = chatplug.Limiter([chatplug.RateLimit(provider="testprov", max_in_flight=1)], max_wait=0)
+    client = chatplug.Client(provider="testprov", api_key="sk-limited-key-0000000000001", base_url=server.base_url,
+                             registry=registry, limiter=limiter)
+    with client, client.chat.completions.create(model="t-1", messages=MESSAGES, stream=True):  # holds the one slot
+        bracket.calls.clear()
+        with pytest.raises(chatplug.LimitWaitTimeoutError):
+            client.chat.completions.create(model="t-1", messages=MESSAGES)
+    call_id = bracket.calls[0][1]
+    refused = [call for call in bracket.calls if call[1] == call_id]  # the held stream ends on its own call id
+    assert refused == [("start", call_id, 0), ("finish", call_id, "LimitWaitTimeoutError")]
+    assert len(server.requests) == 1
+
+
+def test_a_chain_whose_first_model_never_sends_still_starts_and_finishes_once(
+    bracket: Bracket, server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    """The first model is refused before I/O (its key pool is empty); the fallback answers: one start, one finish."""
+    dead = chatplug.Provider(id="dead", base_url=server.base_url, model_prefixes=("d-",))
+    other = chatplug.Provider(id="other", base_url=server.base_url, model_prefixes=("o-",))
+    registry.register(ProviderPlugin(dead, other), "two-more")
+    server.add(Reply.error(401, {"error": {"message": "bad"}}), Reply.json(completion_body("ok")))
+    keys = {"dead": ["sk-dead-key-0000000000000001"], "other": "sk-other-key-000000000000001"}
+    with chatplug.Client(api_key=keys, registry=registry) as client:
+        with pytest.raises(chatplug.AuthenticationError):  # takes dead's only key out of its pool
+            client.chat.completions.create(model="dead/d-1", messages=MESSAGES)
+        bracket.calls.clear()
+        reply = client.chat.completions.create(model="dead/d-1", messages=MESSAGES, fallbacks=["other/o-1"])
+    assert reply.choices[0].message.content == "ok"
+    assert [kind for kind, _, _ in bracket.calls] == ["start", "request", "finish"]
+    assert bracket.calls[-1][2] is None
+    assert len(server.requests) == 2

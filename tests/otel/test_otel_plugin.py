@@ -116,8 +116,11 @@ def test_streams_never_finished_do_not_pile_up(
     assert plugin._calls == {}
 
 
-def _event(call_id: int, model: str, attempt: int, provider_id: str = "testprov") -> chatplug.RequestEvent:
+def _event(
+    call_id: int, model: str, attempt: int, provider_id: str = "testprov", fallback_index: int = 0
+) -> chatplug.RequestEvent:
     return chatplug.RequestEvent(
+        fallback_index=fallback_index,
         call_id=call_id, attempt=attempt, provider=chatplug.Provider(id=provider_id, base_url="https://a.example/v1"),
         model=model, method="POST", url=f"https://{provider_id}.example:8443/v1/chat/completions",
         headers={"Authorization": "***"}, payload={"model": model, "messages": MESSAGES}, stream=False,
@@ -134,14 +137,15 @@ def test_an_attempt_to_another_model_is_marked_on_the_same_span(
     plugin.chatplug_on_start(_event(99, "t-1", 0))
     plugin.chatplug_on_request(_event(99, "t-1", 0))
     plugin.chatplug_on_error(_event(99, "t-1", 0), error, True)
-    plugin.chatplug_on_start(_event(99, "kimi-k2", 0, "kimi"))
-    plugin.chatplug_on_request(_event(99, "kimi-k2", 0, "kimi"))
-    plugin.chatplug_on_finish(_event(99, "kimi-k2", 0, "kimi"), None, None)
+    plugin.chatplug_on_start(_event(99, "kimi-k2", 0, "kimi", fallback_index=1))
+    plugin.chatplug_on_request(_event(99, "kimi-k2", 0, "kimi", fallback_index=1))
+    plugin.chatplug_on_finish(_event(99, "kimi-k2", 0, "kimi", fallback_index=1), None, None)
     span = only_span(exporter.get_finished_spans())
     assert span.name == "chat t-1"
     assert [event.name for event in span.events] == ["exception", "chatplug.fallback"]
     assert dict(span.events[1].attributes or {}) == {
-        "chatplug.attempt": 0, "gen_ai.request.model": "kimi-k2", "gen_ai.provider.name": "moonshot_ai",
+        "chatplug.attempt": 0, "chatplug.fallback_index": 1,
+        "gen_ai.request.model": "kimi-k2", "gen_ai.provider.name": "moonshot_ai",
         "server.address": "kimi.example", "server.port": 8443,
     }
     assert trace.get_current_span() is trace.INVALID_SPAN  # nothing left attached

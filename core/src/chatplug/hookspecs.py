@@ -162,3 +162,13 @@ def chatplug_on_finish(
     """Observe the end of a call, once: the final completion (for a stream, the
     one assembled from its chunks; partial if it was cut) and the error that
     ended it, if any."""
+
+
+@hookspec
+def chatplug_on_key_removed(provider: Provider, key_fingerprint: str, error: BaseException) -> None:
+    """Observe an API key being taken out of a client's key pool, once per key.
+
+    ``key_fingerprint`` names the key (:func:`chatplug.key_fingerprint`; the key
+    itself is never passed); ``error`` is the authentication, permission or
+    quota error that took it out.
+    """
