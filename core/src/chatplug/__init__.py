@@ -29,9 +29,16 @@ if TYPE_CHECKING:
         converter,
         from_dict,
     )
+    from chatplug._policy import (
+        Adjustment,
+    )
     from chatplug._streaming import (
         AsyncStream,
         Stream,
+    )
+    from chatplug.catalog import (
+        ModelCatalog,
+        ModelInfo,
     )
     from chatplug.errors import (
         APIConnectionError,
@@ -66,6 +73,9 @@ if TYPE_CHECKING:
     )
     from chatplug.normalize import (
         ResponseNormalizer,
+    )
+    from chatplug.ownership import (
+        owned,
     )
     from chatplug.plugins import (
         PluginFailure,
@@ -122,6 +132,10 @@ __all__ = [
     "Provider",
     "Limits",
     "Range",
+    "ModelCatalog",
+    "ModelInfo",
+    "Adjustment",
+    "owned",
     "ResponseNormalizer",
     "RequestEvent",
     "hookimpl",
@@ -189,6 +203,7 @@ __all__ = [
 #: Public submodules, also reachable as attributes (``chatplug.errors``).
 _SUBMODULES = frozenset(
     {"config", "errors", "events", "hookspecs", "normalize", "params", "plugins", "provider", "testing", "types"}
+    | {"catalog", "ownership"}
 )
 
 #: Where each public name lives; imported on first access.
@@ -199,6 +214,10 @@ _LOCATIONS = {
     "DEFAULT_TIMEOUT": "chatplug._client",
     "converter": "chatplug._convert",
     "from_dict": "chatplug._convert",
+    "Adjustment": "chatplug._policy",
+    "ModelCatalog": "chatplug.catalog",
+    "ModelInfo": "chatplug.catalog",
+    "owned": "chatplug.ownership",
     "AsyncStream": "chatplug._streaming",
     "Stream": "chatplug._streaming",
     "APIConnectionError": "chatplug.errors",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 
 from chatplug._convert import structure_completion
+from chatplug._policy import Adjustment
 from chatplug._request import build_payload, check_extra_headers, checked_query, encode_payload
 from chatplug._streaming import AsyncStream, Stream, StreamProcessor
 from chatplug._transport import (
@@ -91,6 +92,8 @@ class _ClientBase:
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
         registry: PluginRegistry | None = None,
+        drop_unsupported_params: bool = False,
+        reasoning_placeholder: str | None = None,
     ) -> None:
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise InvalidRequestError(f"max_retries={max_retries!r} must be a whole number >= 0", param="max_retries")
@@ -114,6 +117,10 @@ class _ClientBase:
         self.timeout = DEFAULT_TIMEOUT if timeout is _NOT_GIVEN else timeout
         self.max_retries = max_retries
         self.default_headers = dict(default_headers or {})
+        #: Drop parameters a model refuses (logged, reported to chatplug_on_adjust) instead of raising.
+        self.drop_unsupported_params = bool(drop_unsupported_params)
+        #: Filled in as reasoning_content where a thinking model needs it and the history lacks it (opt-in).
+        self.reasoning_placeholder = reasoning_placeholder
         self._closed = False
         self._http_lock = threading.Lock()
 
@@ -169,8 +176,16 @@ class _ClientBase:
                 param="stream_options",
                 provider=provider.id,
             )
-        payload = build_payload(provider, name, messages, given, extra_body)
+        drop = options["drop_unsupported_params"]
+        adjustments: list[Adjustment] = []
+        payload = build_payload(
+            provider, name, messages, given, extra_body,
+            drop_unsupported=self.drop_unsupported_params if drop is None else bool(drop),
+            reasoning_placeholder=self.reasoning_placeholder, adjustments=adjustments,
+        )
         hook = self._registry.hook
+        if adjustments:
+            notify(hook.chatplug_on_adjust, provider=provider, model=name, adjustments=tuple(adjustments))
         hook.chatplug_prepare_payload(provider=provider, model=name, payload=payload)
         credentials = hook.chatplug_credentials(
             provider=provider, api_key=self._api_key.get() if self._api_key else None, environ=os.environ
@@ -357,6 +372,11 @@ class Client(_ClientBase):
     pins one provider. ``endpoint=`` picks a named endpoint of the pinned
     provider (``"china"``, ``"coding"``, ...). ``http_client=`` lends an
     ``httpx.Client`` the host app owns (it is not closed by :meth:`close`).
+    ``drop_unsupported_params=True`` drops a parameter the model refuses
+    (per its provider's catalog) instead of raising, logging each drop and
+    reporting it to ``chatplug_on_adjust`` observers; ``reasoning_placeholder=``
+    opts in to filling a missing ``reasoning_content`` where a thinking model
+    requires one (Kimi tool-call turns).
     """
 
     def __init__(
@@ -371,6 +391,8 @@ class Client(_ClientBase):
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         registry: PluginRegistry | None = None,
+        drop_unsupported_params: bool = False,
+        reasoning_placeholder: str | None = None,
     ) -> None:
         super().__init__(
             provider=provider,
@@ -381,6 +403,8 @@ class Client(_ClientBase):
             max_retries=max_retries,
             default_headers=default_headers,
             registry=registry,
+            drop_unsupported_params=drop_unsupported_params,
+            reasoning_placeholder=reasoning_placeholder,
         )
         self._http = http_client
         self._owns_http = http_client is None
@@ -477,6 +501,8 @@ class AsyncClient(_ClientBase):
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         registry: PluginRegistry | None = None,
+        drop_unsupported_params: bool = False,
+        reasoning_placeholder: str | None = None,
     ) -> None:
         super().__init__(
             provider=provider,
@@ -487,6 +513,8 @@ class AsyncClient(_ClientBase):
             max_retries=max_retries,
             default_headers=default_headers,
             registry=registry,
+            drop_unsupported_params=drop_unsupported_params,
+            reasoning_placeholder=reasoning_placeholder,
         )
         self._http = http_client
         self._owns_http = http_client is None

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from chatplug._policy import Adjustment
     from chatplug.errors import APIError, APIStatusError
     from chatplug.events import RequestEvent
     from chatplug.normalize import ResponseNormalizer
@@ -113,6 +114,17 @@ def chatplug_map_error(
 
 
 # ------------------------------------------------------------------- observers
+
+
+@hookspec
+def chatplug_on_adjust(provider: Provider, model: str, adjustments: Sequence[Adjustment]) -> None:
+    """Observe what the core changed in a request before sending it (once per call, before any I/O).
+
+    Each :class:`~chatplug.Adjustment` is a rename (``max_completion_tokens``
+    sent as ``max_tokens``), a drop (under ``drop_unsupported_params=True``)
+    or a fill (under ``reasoning_placeholder=``). Only called when there is
+    at least one; each is also logged on the ``chatplug`` logger.
+    """
 
 
 @hookspec
