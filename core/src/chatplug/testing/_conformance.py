@@ -841,3 +841,32 @@ class ProviderConformance:
             if label != "success":
                 _fail(f"{self._label()} the {label} reply did not raise")
 
+    def test_model_catalog_is_well_formed(
+        self, conformance_registry: PluginRegistry, conformance_server: FakeServer
+    ) -> None:
+        """The provider's model catalog is well-formed data, and the core refuses, before any I/O,
+        what the catalog says each model refuses."""
+        from chatplug.testing._catalog_checks import catalog_problems, refusal_cases
+
+        provider = self._provider(conformance_registry)
+        if not provider.catalog:
+            pytest.skip(f"provider {provider.id!r} declares no model catalog (Provider(catalog=...))")
+        problems = catalog_problems(provider)
+        if problems:
+            _fail(f"{self._label()} the model catalog is malformed:\n  - " + "\n  - ".join(problems))
+        with self._client(conformance_registry, conformance_server, api_key=self._api_key()) as client:
+            for model, param, kwargs in refusal_cases(provider):
+                try:
+                    client.chat.completions.create(model=model, messages=_MESSAGES, **kwargs)
+                except InvalidRequestError as exc:
+                    if exc.param != param or model not in str(exc):
+                        _fail(f"{self._label()} {model} with {kwargs!r}: the InvalidRequestError should name the "
+                              f"parameter {param!r} and the model; got param={exc.param!r}: {exc}")
+                except Exception as exc:  # noqa: BLE001
+                    _fail(f"{self._label()} {model} with {kwargs!r}: expected InvalidRequestError from the "
+                          f"catalog, got {type(exc).__name__}: {exc}")
+                else:
+                    _fail(f"{self._label()} the catalog says {model} refuses {param}, but {kwargs!r} was sent")
+                if conformance_server.requests:
+                    _fail(f"{self._label()} {model} with {kwargs!r} reached the server: the catalog must be "
+                          "applied before any I/O")
