@@ -95,8 +95,9 @@ def _flag(value: bool | None) -> str:
 
 def _thinking_cell(info: ModelInfo) -> str:
     if info.thinking == "optional":
-        default = {True: "on", False: "off"}.get(info.thinking_default)  # type: ignore[call-overload]
-        return f"optional ({default})" if default else "optional"
+        if info.thinking_default is None:
+            return "optional"
+        return "optional (on)" if info.thinking_default else "optional (off)"
     return {"none": "no", "always": "always"}.get(info.thinking or "", "-")
 
 
