@@ -100,7 +100,7 @@ def _rename(run: _Run) -> None:
         run.payload[new] = value
         reason = f"{run.provider.id} documents only {new} ({old} is its OpenAI name)"
         run.adjustments.append(Adjustment("renamed", old, reason, value, to=new))
-        logger.debug("%s: sent %s=%r as %s: %s", run.provider.id, old, value, new, reason)
+        logger.debug("%s: sent %s as %s: %s", run.provider.id, old, new, reason)
 
 
 def _unsupported(run: _Run) -> None:

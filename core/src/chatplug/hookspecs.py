@@ -7,7 +7,8 @@ core's own implementations (``chatplug._defaults``) run last and supply that
 behaviour.
 
 A hook implementation that receives a ``provider`` must do nothing (return
-``None``) for providers it does not own: ``if provider.id != "mine": return None``.
+``None``) for providers it does not own: ``if provider.id != "mine": return None``,
+or declare it with ``@chatplug.owned(PROVIDER)``, which gives that guard.
 
 pluggy lets an implementation take any subset of a hook's arguments, so new
 arguments can be added to a spec without breaking existing plugins.
