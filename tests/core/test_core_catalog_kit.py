@@ -48,3 +48,18 @@ def test_refusal_cases_follow_the_catalog() -> None:
         ("k-1", "reasoning_effort"),
     }
     assert ("k-1", "n", {"n": 2}) in cases
+
+
+def test_the_limits_check_uses_a_model_whose_catalog_leaves_the_limits_to_the_provider() -> None:
+    from chatplug.testing import ProviderConformance
+
+    pinned = GOOD.replace(fixed={"temperature": 1.0})
+    catalog = chatplug.ModelCatalog(models={"k-1": pinned, "k-2": GOOD})
+    limited = provider(catalog, models=("k-1", "k-2"), limits=chatplug.Limits(temperature=(0, 1)))
+
+    class Kit(ProviderConformance):
+        provider_id = "kit"
+
+    assert Kit()._limits_model(limited) == "k-2"
+    unlimited = provider(catalog, models=("k-1", "k-2"))
+    assert Kit()._limits_model(unlimited) == "k-1", "no declared limit: the class's model is kept"
