@@ -118,17 +118,6 @@ def chatplug_map_error(
 
 
 @hookspec
-def chatplug_on_adjust(provider: Provider, model: str, adjustments: Sequence[Adjustment]) -> None:
-    """Observe what the core changed in a request before sending it (once per call, before any I/O).
-
-    Each :class:`~chatplug.Adjustment` is a rename (``max_completion_tokens``
-    sent as ``max_tokens``), a drop (under ``drop_unsupported_params=True``)
-    or a fill (under ``reasoning_placeholder=``). Only called when there is
-    at least one; each is also logged on the ``chatplug`` logger.
-    """
-
-
-@hookspec
 def chatplug_on_request(request: RequestEvent) -> None:
     """Observe a request about to be sent (once per attempt).
 
@@ -153,6 +142,17 @@ def chatplug_on_chunk(request: RequestEvent, chunk: ChatCompletionChunk) -> None
 @hookspec
 def chatplug_on_error(request: RequestEvent, error: APIError, will_retry: bool) -> None:
     """Observe an error of one attempt; ``will_retry`` says whether another attempt follows."""
+
+
+@hookspec
+def chatplug_on_adjust(provider: Provider, model: str, adjustments: Sequence[Adjustment]) -> None:
+    """Observe what the core changed in a request before sending it (once per call, before any I/O).
+
+    Each :class:`~chatplug.Adjustment` is a rename (``max_completion_tokens``
+    sent as ``max_tokens``), a drop (under ``drop_unsupported_params=True``)
+    or a fill (under ``reasoning_placeholder=``). Only called when there is
+    at least one; each is also logged on the ``chatplug`` logger.
+    """
 
 
 @hookspec
