@@ -339,6 +339,17 @@ def test_nothing_is_reported_when_nothing_changed(
     assert recorder.calls == []
 
 
+def test_nothing_is_reported_for_a_call_that_fails_a_later_check(
+    cat_registry: chatplug.PluginRegistry, recorder: AdjustRecorder, server: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CATPROV_KEY", raising=False)
+    with chatplug.Client(provider="catprov", base_url=server.base_url, registry=cat_registry) as client, \
+            pytest.raises(chatplug.MissingAPIKeyError):
+        client.chat.completions.create(model="cat-plain", messages=MESSAGES, max_completion_tokens=3)
+    assert recorder.calls == [] and server.requests == []
+
+
 def test_a_failing_adjust_observer_does_not_break_the_call(
     cat_registry: chatplug.PluginRegistry, server: FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -184,8 +184,6 @@ class _ClientBase:
             reasoning_placeholder=self.reasoning_placeholder, adjustments=adjustments,
         )
         hook = self._registry.hook
-        if adjustments:
-            notify(hook.chatplug_on_adjust, provider=provider, model=name, adjustments=tuple(adjustments))
         hook.chatplug_prepare_payload(provider=provider, model=name, payload=payload)
         credentials = hook.chatplug_credentials(
             provider=provider, api_key=self._api_key.get() if self._api_key else None, environ=os.environ
@@ -206,7 +204,7 @@ class _ClientBase:
         secret_parts = tuple(part for value in secrets for part in value.split() if len(part) >= 8)
         redacted = {key: (REDACTED if key in (credentials or {}) else value) for key, value in headers.items()}
         normalizer = hook.chatplug_response_normalizer(provider=provider, model=name, stream=stream)
-        return CallPlan(
+        plan = CallPlan(
             call_id=next(_call_ids),
             provider=provider,
             model=name,
@@ -222,6 +220,9 @@ class _ClientBase:
             secrets=secrets + secret_parts,
             hook=hook,
         )
+        if adjustments:  # reported once every check passed: the call will be made
+            notify(hook.chatplug_on_adjust, provider=provider, model=name, adjustments=tuple(adjustments))
+        return plan
 
     def _completion(self, plan: CallPlan, response: httpx.Response, content: bytes) -> ChatCompletion:
         body = parse_completion_body(plan, content, response.headers)
