@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 
 from chatplug._convert import structure_completion
-from chatplug._policy import Adjustment
 from chatplug._request import build_payload, check_extra_headers, checked_query, encode_payload
 from chatplug._streaming import AsyncStream, Stream, StreamProcessor
 from chatplug._transport import (
@@ -42,6 +41,8 @@ from chatplug.types import ChatCompletion, Message
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from chatplug._policy import Adjustment
 
 __all__ = ["Client", "AsyncClient", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"]
 
