@@ -42,8 +42,6 @@ from chatplug.types import ChatCompletion, Message
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from chatplug._policy import Adjustment
-
 __all__ = ["Client", "AsyncClient", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"]
 
 logger = logging.getLogger("chatplug")
@@ -92,9 +90,9 @@ class _ClientBase:
         timeout: float | httpx.Timeout | None = _NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
-        registry: PluginRegistry | None = None,
         drop_unsupported_params: bool = False,
         reasoning_placeholder: str | None = None,
+        registry: PluginRegistry | None = None,
     ) -> None:
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise InvalidRequestError(f"max_retries={max_retries!r} must be a whole number >= 0", param="max_retries")
@@ -178,7 +176,7 @@ class _ClientBase:
                 provider=provider.id,
             )
         drop = options["drop_unsupported_params"]
-        adjustments: list[Adjustment] = []
+        adjustments: list[Any] = []  # chatplug._policy.Adjustment records
         payload = build_payload(
             provider, name, messages, given, extra_body,
             drop_unsupported=self.drop_unsupported_params if drop is None else bool(drop),
@@ -391,10 +389,10 @@ class Client(_ClientBase):
         timeout: float | httpx.Timeout | None = _NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.Client | None = None,
-        registry: PluginRegistry | None = None,
         drop_unsupported_params: bool = False,
         reasoning_placeholder: str | None = None,
+        http_client: httpx.Client | None = None,
+        registry: PluginRegistry | None = None,
     ) -> None:
         super().__init__(
             provider=provider,
@@ -404,9 +402,9 @@ class Client(_ClientBase):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
-            registry=registry,
             drop_unsupported_params=drop_unsupported_params,
             reasoning_placeholder=reasoning_placeholder,
+            registry=registry,
         )
         self._http = http_client
         self._owns_http = http_client is None
@@ -501,10 +499,10 @@ class AsyncClient(_ClientBase):
         timeout: float | httpx.Timeout | None = _NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        registry: PluginRegistry | None = None,
         drop_unsupported_params: bool = False,
         reasoning_placeholder: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        registry: PluginRegistry | None = None,
     ) -> None:
         super().__init__(
             provider=provider,
@@ -514,9 +512,9 @@ class AsyncClient(_ClientBase):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
-            registry=registry,
             drop_unsupported_params=drop_unsupported_params,
             reasoning_placeholder=reasoning_placeholder,
+            registry=registry,
         )
         self._http = http_client
         self._owns_http = http_client is None
