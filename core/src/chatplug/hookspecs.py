@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from chatplug._policy import Adjustment
     from chatplug.errors import APIError, APIStatusError
     from chatplug.events import RequestEvent
     from chatplug.normalize import ResponseNormalizer
@@ -145,13 +144,14 @@ def chatplug_on_error(request: RequestEvent, error: APIError, will_retry: bool) 
 
 
 @hookspec
-def chatplug_on_adjust(provider: Provider, model: str, adjustments: Sequence[Adjustment]) -> None:
+def chatplug_on_adjust(provider: Provider, model: str, adjustments: Sequence[Any]) -> None:
     """Observe what the core changed in a request before sending it (once per call, before any I/O).
 
-    Each :class:`~chatplug.Adjustment` is a rename (``max_completion_tokens``
-    sent as ``max_tokens``), a drop (under ``drop_unsupported_params=True``)
-    or a fill (under ``reasoning_placeholder=``). Only called when there is
-    at least one; each is also logged on the ``chatplug`` logger.
+    ``adjustments`` are :class:`~chatplug.Adjustment` records: a rename
+    (``max_completion_tokens`` sent as ``max_tokens``), a drop (under
+    ``drop_unsupported_params=True``) or a fill (under
+    ``reasoning_placeholder=``). Only called when there is at least one, once
+    every check of the call passed; each is also logged on the ``chatplug`` logger.
     """
 
 
