@@ -29,9 +29,6 @@ if TYPE_CHECKING:
         converter,
         from_dict,
     )
-    from chatplug._policy import (
-        Adjustment,
-    )
     from chatplug._streaming import (
         AsyncStream,
         Stream,
@@ -65,6 +62,7 @@ if TYPE_CHECKING:
         UnprocessableEntityError,
     )
     from chatplug.events import (
+        Adjustment,
         RequestEvent,
     )
     from chatplug.hookspecs import (
@@ -214,7 +212,6 @@ _LOCATIONS = {
     "DEFAULT_TIMEOUT": "chatplug._client",
     "converter": "chatplug._convert",
     "from_dict": "chatplug._convert",
-    "Adjustment": "chatplug._policy",
     "ModelCatalog": "chatplug.catalog",
     "ModelInfo": "chatplug.catalog",
     "owned": "chatplug.ownership",
@@ -242,6 +239,7 @@ _LOCATIONS = {
     "RateLimitError": "chatplug.errors",
     "StreamInterruptedError": "chatplug.errors",
     "UnprocessableEntityError": "chatplug.errors",
+    "Adjustment": "chatplug.events",
     "RequestEvent": "chatplug.events",
     "hookimpl": "chatplug.hookspecs",
     "hookspec": "chatplug.hookspecs",

@@ -176,7 +176,7 @@ class _ClientBase:
                 provider=provider.id,
             )
         drop = options["drop_unsupported_params"]
-        adjustments: list[Any] = []  # chatplug._policy.Adjustment records
+        adjustments: list[Any] = []  # chatplug.Adjustment records
         payload = build_payload(
             provider, name, messages, given, extra_body,
             drop_unsupported=self.drop_unsupported_params if drop is None else bool(drop),

@@ -5,7 +5,7 @@ ignore) is an :class:`~chatplug.InvalidRequestError` naming the model, the
 parameter and what the model accepts. With ``drop_unsupported_params=True``
 such a parameter is removed instead; every removal is logged on the
 ``chatplug`` logger and reported to the ``chatplug_on_adjust`` observers as an
-:class:`Adjustment`. Nothing is ever dropped, clamped or filled in silently.
+:class:`~chatplug.Adjustment`. Nothing is ever dropped, clamped or filled in silently.
 
 Pure renames (``max_completion_tokens`` -> ``max_tokens`` where the provider
 documents only the latter) are applied in both modes, and reported as well.
@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Literal
-
-import attrs
+from typing import Any
 
 from chatplug.catalog import ModelInfo, thinking_enabled
 from chatplug.errors import InvalidRequestError
+from chatplug.events import Adjustment
 from chatplug.provider import Provider
 
-__all__ = ["Adjustment", "apply_policy", "DROP_HINT"]
+__all__ = ["apply_policy", "DROP_HINT"]
 
 logger = logging.getLogger("chatplug")
 
@@ -31,27 +30,6 @@ logger = logging.getLogger("chatplug")
 DROP_HINT = "; or pass drop_unsupported_params=True to drop such parameters (each drop is logged)"
 
 _IMAGE_PARTS = ("image_url", "input_image", "video_url")
-
-
-@attrs.frozen
-class Adjustment:
-    """One change the core made to a request before sending it.
-
-    - ``action``: ``"dropped"`` (removed under ``drop_unsupported_params``),
-      ``"renamed"`` (a pure name difference, e.g. ``max_completion_tokens`` ->
-      ``max_tokens``) or ``"filled"`` (a placeholder ``reasoning_content``
-      added under ``reasoning_placeholder``).
-    - ``param``: the parameter (or ``messages[i].reasoning_content``).
-    - ``value``: the value that was dropped or renamed (``None`` for a fill).
-    - ``reason``: why, in one sentence naming the model.
-    - ``to``: the new name, for a rename.
-    """
-
-    action: Literal["dropped", "renamed", "filled"]
-    param: str
-    reason: str
-    value: Any = attrs.field(default=None, repr=False)
-    to: str | None = None
 
 
 def _describe(value: Any) -> str:

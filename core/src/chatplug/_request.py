@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chatplug._convert import to_dict
-from chatplug._policy import Adjustment, apply_policy
+from chatplug._policy import apply_policy
 from chatplug.errors import InvalidRequestError
+from chatplug.events import Adjustment
 from chatplug.provider import Limits, Provider
 from chatplug.types import WireObject
 

@@ -29,7 +29,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from chatplug.errors import APIError, APIStatusError
-    from chatplug.events import RequestEvent
+    from chatplug.events import Adjustment, RequestEvent
     from chatplug.normalize import ResponseNormalizer
     from chatplug.provider import Provider
     from chatplug.types import ChatCompletion, ChatCompletionChunk
@@ -144,7 +144,7 @@ def chatplug_on_error(request: RequestEvent, error: APIError, will_retry: bool) 
 
 
 @hookspec
-def chatplug_on_adjust(provider: Provider, model: str, adjustments: Sequence[Any]) -> None:
+def chatplug_on_adjust(provider: Provider, model: str, adjustments: Sequence[Adjustment]) -> None:
     """Observe what the core changed in a request before sending it (once per call, before any I/O).
 
     ``adjustments`` are :class:`~chatplug.Adjustment` records: a rename
