@@ -13,26 +13,6 @@ __all__ = ["RequestEvent", "Adjustment"]
 
 
 @attrs.frozen
-class RequestEvent:
-    """One attempt of one call, as observer hooks see it.
-
-    ``call_id`` is the same for every attempt of a call; ``attempt`` counts from
-    0. ``headers`` are the request headers with every credential redacted.
-    ``payload`` is the JSON body as sent; treat it as read-only.
-    """
-
-    call_id: int
-    attempt: int
-    provider: Provider
-    model: str
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    payload: Mapping[str, Any] = attrs.field(repr=False)
-    stream: bool
-
-
-@attrs.frozen
 class Adjustment:
     """One change the core made to a request before sending it.
 
@@ -51,3 +31,23 @@ class Adjustment:
     reason: str
     value: Any = attrs.field(default=None, repr=False)
     to: str | None = None
+
+
+@attrs.frozen
+class RequestEvent:
+    """One attempt of one call, as observer hooks see it.
+
+    ``call_id`` is the same for every attempt of a call; ``attempt`` counts from
+    0. ``headers`` are the request headers with every credential redacted.
+    ``payload`` is the JSON body as sent; treat it as read-only.
+    """
+
+    call_id: int
+    attempt: int
+    provider: Provider
+    model: str
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    payload: Mapping[str, Any] = attrs.field(repr=False)
+    stream: bool
