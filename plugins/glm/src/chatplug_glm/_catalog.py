@@ -17,6 +17,14 @@ Sources (read 2026-12):
   1, and the rest is refused (or dropped on request) instead of being sent
   to be ignored. ``stream_options`` is left alone: GLM always reports usage
   on the final chunk, so ``include_usage`` holds either way.
+- The official Z.ai Python SDK (zai-org/z-ai-sdk-python,
+  ``zai/api_resource/chat/completions.py``) disagrees on one point: its
+  ``create()`` takes and sends ``seed``. The API reference does not name it
+  and litellm's adapter does not support it, so this catalog follows the
+  reference and refuses ``seed`` (``drop_unsupported_params=True`` drops it).
+  The SDK also rewrites out-of-range temperature and top_p silently (<= 0
+  becomes ``do_sample=false``, >= 1 becomes 0.99); chatplug refuses them
+  instead, naming the documented range.
 - Z.ai thinking-mode guide, https://docs.z.ai/guides/capabilities/thinking-mode:
   "Thinking is activated by default in GLM-5.1, GLM-5, GLM-4.7" and shows
   ``{"type": "disabled"}`` to turn it off; GLM-4.5 / 4.6 think by default in
