@@ -405,6 +405,12 @@ def test_placeholder_is_filled_only_when_asked(
     assert [(a.action, a.param) for a in adjustments] == [("filled", "messages[1].reasoning_content")]
 
 
+def test_an_empty_placeholder_is_refused(cat_registry: chatplug.PluginRegistry, server: FakeServer) -> None:
+    error = refused("sync", cat_registry, server, model="cat-thinker", messages=TOOL_TURN,
+                    client_options={"reasoning_placeholder": ""})
+    assert error.param == "reasoning_placeholder" and "non-empty" in str(error)
+
+
 # ------------------------------------------------------------------ @chatplug.owned
 
 

@@ -207,6 +207,12 @@ def _history(run: _Run, thinking: bool | None, placeholder: str | None) -> None:
                 f"keeps reasoning_content){switch}; "
                 "or opt in to a placeholder with Client(reasoning_placeholder=...)",
             )
+        if not isinstance(placeholder, str) or not placeholder:
+            raise run.fail(
+                "reasoning_placeholder",
+                f"reasoning_placeholder={placeholder!r} must be a non-empty string: an empty reasoning_content "
+                f"counts as missing (a single space is the smallest value reported to pass)",
+            )
         messages[index] = {**message, "reasoning_content": placeholder}
         param = f"messages[{index}].reasoning_content"
         reason = f"{run.model} needs reasoning_content on assistant tool-call messages; filled with the placeholder"
