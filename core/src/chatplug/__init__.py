@@ -41,6 +41,10 @@ if TYPE_CHECKING:
         AsyncStream,
         Stream,
     )
+    from chatplug.catalog import (
+        ModelCatalog,
+        ModelInfo,
+    )
     from chatplug.errors import (
         AllModelsFailedError,
         APIConnectionError,
@@ -71,6 +75,7 @@ if TYPE_CHECKING:
         UnprocessableEntityError,
     )
     from chatplug.events import (
+        Adjustment,
         RequestEvent,
     )
     from chatplug.hookspecs import (
@@ -79,6 +84,9 @@ if TYPE_CHECKING:
     )
     from chatplug.normalize import (
         ResponseNormalizer,
+    )
+    from chatplug.ownership import (
+        owned,
     )
     from chatplug.plugins import (
         PluginFailure,
@@ -135,6 +143,10 @@ __all__ = [
     "Provider",
     "Limits",
     "Range",
+    "ModelCatalog",
+    "ModelInfo",
+    "Adjustment",
+    "owned",
     "ResponseNormalizer",
     "RequestEvent",
     "hookimpl",
@@ -212,6 +224,7 @@ __all__ = [
 #: Public submodules, also reachable as attributes (``chatplug.errors``).
 _SUBMODULES = frozenset(
     {"config", "errors", "events", "hookspecs", "normalize", "params", "plugins", "provider", "testing", "types"}
+    | {"catalog", "ownership"}
 )
 
 #: Where each public name lives; imported on first access.
@@ -222,6 +235,9 @@ _LOCATIONS = {
     "DEFAULT_TIMEOUT": "chatplug._client",
     "converter": "chatplug._convert",
     "from_dict": "chatplug._convert",
+    "ModelCatalog": "chatplug.catalog",
+    "ModelInfo": "chatplug.catalog",
+    "owned": "chatplug.ownership",
     "AsyncStream": "chatplug._streaming",
     "Stream": "chatplug._streaming",
     "APIConnectionError": "chatplug.errors",
@@ -246,6 +262,7 @@ _LOCATIONS = {
     "RateLimitError": "chatplug.errors",
     "StreamInterruptedError": "chatplug.errors",
     "UnprocessableEntityError": "chatplug.errors",
+    "Adjustment": "chatplug.events",
     "RequestEvent": "chatplug.events",
     "hookimpl": "chatplug.hookspecs",
     "hookspec": "chatplug.hookspecs",

@@ -94,6 +94,8 @@ class _ClientBase:
         timeout: float | httpx.Timeout | None = _NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
+        drop_unsupported_params: bool = False,
+        reasoning_placeholder: str | None = None,
         registry: PluginRegistry | None = None,
         fallbacks: Sequence[str] | None = None,
         fallback_on_context_length: bool = False,
@@ -130,6 +132,10 @@ class _ClientBase:
         self.timeout = DEFAULT_TIMEOUT if timeout is _NOT_GIVEN else timeout
         self.max_retries = max_retries
         self.default_headers = dict(default_headers or {})
+        #: Drop parameters a model refuses (logged, reported to chatplug_on_adjust) instead of raising.
+        self.drop_unsupported_params = bool(drop_unsupported_params)
+        #: Filled in as reasoning_content where a thinking model needs it and the history lacks it (opt-in).
+        self.reasoning_placeholder = reasoning_placeholder
         self._closed = False
         self._http_lock = threading.Lock()
 
@@ -223,7 +229,13 @@ class _ClientBase:
                 param="stream_options",
                 provider=provider.id,
             )
-        payload = build_payload(provider, name, messages, given, extra_body)
+        drop = options["drop_unsupported_params"]
+        adjustments: list[Any] = []  # chatplug.Adjustment records
+        payload = build_payload(
+            provider, name, messages, given, extra_body,
+            drop_unsupported=self.drop_unsupported_params if drop is None else bool(drop),
+            reasoning_placeholder=self.reasoning_placeholder, adjustments=adjustments,
+        )
         hook = self._registry.hook
         hook.chatplug_prepare_payload(provider=provider, model=name, payload=payload)
         pool = self._pools.get(provider.id) if self._pools else None
@@ -248,7 +260,7 @@ class _ClientBase:
         secret_parts = tuple(part for value in secrets for part in value.split() if len(part) >= 8)
         redacted = {key: (REDACTED if key in (credentials or {}) else value) for key, value in headers.items()}
         normalizer = hook.chatplug_response_normalizer(provider=provider, model=name, stream=stream)
-        return CallPlan(
+        plan = CallPlan(
             call_id=next(_call_ids),
             provider=provider,
             model=name,
@@ -264,6 +276,9 @@ class _ClientBase:
             secrets=secrets + secret_parts,
             hook=hook,
         )
+        if adjustments:  # reported once every check passed: the call will be made
+            notify(hook.chatplug_on_adjust, provider=provider, model=name, adjustments=tuple(adjustments))
+        return plan
 
     def _completion(self, plan: CallPlan, response: httpx.Response, content: bytes) -> ChatCompletion:
         body = parse_completion_body(plan, content, response.headers)
@@ -466,6 +481,11 @@ class Client(_ClientBase):
     pins one provider. ``endpoint=`` picks a named endpoint of the pinned
     provider (``"china"``, ``"coding"``, ...). ``http_client=`` lends an
     ``httpx.Client`` the host app owns (it is not closed by :meth:`close`).
+    ``drop_unsupported_params=True`` drops a parameter the model refuses
+    (per its provider's catalog) instead of raising, logging each drop and
+    reporting it to ``chatplug_on_adjust`` observers; ``reasoning_placeholder=``
+    opts in to filling a missing ``reasoning_content`` where a thinking model
+    requires one (Kimi tool-call turns).
     """
 
     def __init__(
@@ -478,6 +498,8 @@ class Client(_ClientBase):
         timeout: float | httpx.Timeout | None = _NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
+        drop_unsupported_params: bool = False,
+        reasoning_placeholder: str | None = None,
         http_client: httpx.Client | None = None,
         registry: PluginRegistry | None = None,
         fallbacks: Sequence[str] | None = None,
@@ -492,6 +514,8 @@ class Client(_ClientBase):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            drop_unsupported_params=drop_unsupported_params,
+            reasoning_placeholder=reasoning_placeholder,
             registry=registry,
             fallbacks=fallbacks,
             fallback_on_context_length=fallback_on_context_length,
@@ -618,6 +642,8 @@ class AsyncClient(_ClientBase):
         timeout: float | httpx.Timeout | None = _NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
+        drop_unsupported_params: bool = False,
+        reasoning_placeholder: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         registry: PluginRegistry | None = None,
         fallbacks: Sequence[str] | None = None,
@@ -632,6 +658,8 @@ class AsyncClient(_ClientBase):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            drop_unsupported_params=drop_unsupported_params,
+            reasoning_placeholder=reasoning_placeholder,
             registry=registry,
             fallbacks=fallbacks,
             fallback_on_context_length=fallback_on_context_length,

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chatplug._convert import to_dict
+from chatplug._policy import apply_policy
 from chatplug.errors import InvalidRequestError
+from chatplug.events import Adjustment
 from chatplug.provider import Limits, Provider
 from chatplug.types import WireObject
 
@@ -104,6 +106,11 @@ def _check_types(provider: Provider, params: dict[str, Any]) -> None:
         isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
     ):
         raise _fail(provider, "stop", f"stop={stop!r} must be a string or a list of strings")
+    reasoning_effort = params.get("reasoning_effort")
+    if reasoning_effort is not None and not isinstance(reasoning_effort, str):
+        raise _fail(
+            provider, "reasoning_effort", f"reasoning_effort={reasoning_effort!r} must be a string such as 'high'"
+        )
     tool_choice = params.get("tool_choice")
     if tool_choice is not None and not isinstance(tool_choice, (str, Mapping)):
         raise _fail(provider, "tool_choice", f"tool_choice={tool_choice!r} must be a string or an object")
@@ -125,10 +132,17 @@ def _check_types(provider: Provider, params: dict[str, Any]) -> None:
         raise _fail(provider, "response_format", 'response_format must be an object like {"type": "json_object"}')
 
 
-def check_limits(provider: Provider, params: Mapping[str, Any]) -> None:
-    """Reject a request that breaks the provider's declared :class:`~chatplug.Limits`."""
+def check_limits(provider: Provider, params: Mapping[str, Any], model: str | None = None) -> None:
+    """Reject a request that breaks the provider's declared :class:`~chatplug.Limits`.
+
+    A range the model's catalog record declares (``ModelInfo.ranges``) replaces
+    the provider's for that parameter.
+    """
     limits: Limits = provider.limits
+    own_ranges = provider.model_info(model).ranges if model is not None else {}
     for name in ("temperature", "top_p"):
+        if name in own_ranges:
+            continue
         allowed = getattr(limits, name)
         value = params.get(name)
         if allowed is not None and value is not None and value not in allowed:
@@ -169,11 +183,17 @@ def build_payload(
     messages: Iterable[Any],
     params: dict[str, Any],
     extra_body: Mapping[str, Any] | None,
+    *,
+    drop_unsupported: bool = False,
+    reasoning_placeholder: str | None = None,
+    adjustments: list[Adjustment] | None = None,
 ) -> dict[str, Any]:
-    """The JSON body for one request, checked against types and the provider's limits.
+    """The JSON body for one request, checked against types, the model's catalog
+    record (see :mod:`chatplug._policy`) and the provider's limits.
 
     ``params`` holds the named ``create()`` parameters that were given (not
-    ``None``); typed objects in it are turned into wire JSON.
+    ``None``); typed objects in it are turned into wire JSON. The policy's
+    renames, drops and fills are appended to ``adjustments`` when given.
     """
     if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
         raise _fail(provider, "messages", "messages must be a list of message dicts or objects")
@@ -190,7 +210,12 @@ def build_payload(
             raise _fail(provider, "extra_body", "extra_body must be a dict of extra JSON fields")
         payload.update(extra_body)
     _check_types(provider, payload)  # after the merge: extra_body values are checked like named ones
-    check_limits(provider, payload)
+    made = apply_policy(
+        provider, model, payload, drop_unsupported=drop_unsupported, reasoning_placeholder=reasoning_placeholder
+    )
+    if adjustments is not None:
+        adjustments.extend(made)
+    check_limits(provider, payload, model)
     return payload
 
 

@@ -1,15 +1,36 @@
-"""What observer hooks receive about a request."""
+"""What observer hooks receive about a request (and about what the core changed in it)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from chatplug.provider import Provider
 
-__all__ = ["RequestEvent"]
+__all__ = ["RequestEvent", "Adjustment"]
+
+
+@attrs.frozen
+class Adjustment:
+    """One change the core made to a request before sending it.
+
+    - ``action``: ``"dropped"`` (removed under ``drop_unsupported_params``),
+      ``"renamed"`` (a pure name difference, e.g. ``max_completion_tokens`` ->
+      ``max_tokens``) or ``"filled"`` (a placeholder ``reasoning_content``
+      added under ``reasoning_placeholder``).
+    - ``param``: the parameter (or ``messages[i].reasoning_content``).
+    - ``value``: the value that was dropped or renamed (``None`` for a fill).
+    - ``reason``: why, in one sentence naming the model.
+    - ``to``: the new name, for a rename.
+    """
+
+    action: Literal["dropped", "renamed", "filled"]
+    param: str
+    reason: str
+    value: Any = attrs.field(default=None, repr=False)
+    to: str | None = None
 
 
 @attrs.frozen

@@ -7,7 +7,8 @@ core's own implementations (``chatplug._defaults``) run last and supply that
 behaviour.
 
 A hook implementation that receives a ``provider`` must do nothing (return
-``None``) for providers it does not own: ``if provider.id != "mine": return None``.
+``None``) for providers it does not own: ``if provider.id != "mine": return None``,
+or declare it with ``@chatplug.owned(PROVIDER)``, which gives that guard.
 
 pluggy lets an implementation take any subset of a hook's arguments, so new
 arguments can be added to a spec without breaking existing plugins.
@@ -28,7 +29,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from chatplug.errors import APIError, APIStatusError
-    from chatplug.events import RequestEvent
+    from chatplug.events import Adjustment, RequestEvent
     from chatplug.normalize import ResponseNormalizer
     from chatplug.provider import Provider
     from chatplug.types import ChatCompletion, ChatCompletionChunk
@@ -153,6 +154,18 @@ def chatplug_on_chunk(request: RequestEvent, chunk: ChatCompletionChunk) -> None
 @hookspec
 def chatplug_on_error(request: RequestEvent, error: APIError, will_retry: bool) -> None:
     """Observe an error of one attempt; ``will_retry`` says whether another attempt follows."""
+
+
+@hookspec
+def chatplug_on_adjust(provider: Provider, model: str, adjustments: Sequence[Adjustment]) -> None:
+    """Observe what the core changed in a request before sending it (once per call, before any I/O).
+
+    ``adjustments`` are :class:`~chatplug.Adjustment` records: a rename
+    (``max_completion_tokens`` sent as ``max_tokens``), a drop (under
+    ``drop_unsupported_params=True``) or a fill (under
+    ``reasoning_placeholder=``). Only called when there is at least one, once
+    every check of the call passed; each is also logged on the ``chatplug`` logger.
+    """
 
 
 @hookspec

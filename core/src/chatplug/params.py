@@ -43,14 +43,17 @@ class CreateParams(TypedDict, total=False):
     logprobs: bool | None
     top_logprobs: int | None
     logit_bias: Mapping[str, float] | None
+    reasoning_effort: str | None
     # chatplug's per-call options (not part of the JSON body)
     extra_headers: Mapping[str, str] | None
     extra_query: Mapping[str, Any] | None
     extra_body: Mapping[str, Any] | None
     timeout: float | httpx.Timeout | None
+    #: Drop, for this call, parameters the model refuses instead of raising (see ``Client(drop_unsupported_params=)``).
+    drop_unsupported_params: bool | None
 
 
 #: The per-call options: everything in :class:`CreateParams` that is not a body parameter.
-CALL_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+CALL_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout", "drop_unsupported_params"})
 #: The body parameters ``create()`` accepts by name.
 REQUEST_PARAMETERS = frozenset(CreateParams.__optional_keys__) - CALL_OPTIONS

@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from chatplug.catalog import ModelCatalog, ModelInfo
+
 __all__ = ["Provider", "Limits", "Range"]
 
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -97,6 +99,9 @@ class Provider:
       (``"reasoning"``, ``"tools"``, ``"vision"``, ...).
     - ``auth_header`` / ``auth_scheme``: how the key is sent (default
       ``Authorization: Bearer <key>``).
+    - ``catalog``: a :class:`~chatplug.ModelCatalog`, what each model accepts
+      (read it with :meth:`model_info`); empty by default, so nothing is
+      checked per model.
     """
 
     id: str = attrs.field()
@@ -112,6 +117,7 @@ class Provider:
     auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"
     docs_url: str | None = None
+    catalog: ModelCatalog = attrs.field(factory=ModelCatalog, hash=False)
     #: The distribution that declared this provider (filled in by the loader).
     distribution: str | None = attrs.field(default=None, eq=False)
     #: That distribution's version (filled in by the loader).
@@ -132,6 +138,18 @@ class Provider:
     def claims(self, model: str) -> bool:
         """Whether this provider claims ``model`` by name or by prefix."""
         return model in self.models or any(model.startswith(prefix) for prefix in self.model_prefixes)
+
+    def model_info(self, model: str) -> ModelInfo:
+        """What ``model`` accepts, from this provider's catalog (a :class:`~chatplug.ModelInfo`).
+
+        ``model`` may carry this provider's prefix (``"glm/glm-4.6"``). A model
+        the catalog does not know gets the catalog's default record (by
+        default every field ``None``: not declared, nothing checked), never an error.
+        """
+        prefix, sep, rest = model.partition("/")
+        if sep and prefix == self.id and rest:
+            model = rest
+        return self.catalog.lookup(model)
 
     def resolve_base_url(self, endpoint: str | None = None, environ: Mapping[str, str] | None = None) -> str:
         """The base URL to use: a named ``endpoint``, else the env override, else the default."""

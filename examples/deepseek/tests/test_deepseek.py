@@ -66,12 +66,44 @@ def test_chat_model_history_is_sent_as_given(client: chatplug.Client, fake_serve
 
 
 def test_reasoner_refuses_logprobs_before_sending(client: chatplug.Client, fake_server: FakeServer) -> None:
-    expected = "logprobs=True is not supported by deepseek-reasoner"
+    expected = "deepseek-reasoner does not take logprobs"
     with pytest.raises(chatplug.InvalidRequestError, match=expected) as info:
         client.chat.completions.create(model="deepseek-reasoner", messages=[{"role": "user", "content": "Hi"}],
                                        logprobs=True)
-    assert info.value.param == "logprobs"
+    assert info.value.param == "logprobs" and "use deepseek-chat" in str(info.value)
     assert fake_server.requests == []
+
+
+@pytest.mark.parametrize("param", ["temperature", "top_p", "presence_penalty", "frequency_penalty"])
+def test_reasoner_refuses_sampling_it_would_ignore(param: str, client: chatplug.Client,
+                                                   fake_server: FakeServer) -> None:
+    sampling: dict[str, Any] = {param: 0.5}
+    with pytest.raises(chatplug.InvalidRequestError, match="no effect") as info:
+        client.chat.completions.create(model="deepseek-reasoner", messages=[{"role": "user", "content": "Hi"}],
+                                       **sampling)
+    assert info.value.param == param
+    assert fake_server.requests == []
+
+
+def test_one_parameter_set_for_both_models_with_dropping(
+    registry: chatplug.PluginRegistry, fake_server: FakeServer, chatplug_env: pytest.MonkeyPatch
+) -> None:
+    chatplug_env.setenv("DEEPSEEK_API_KEY", "sk-deepseek-test-key")
+    fake_server.default = Reply.json((FIXTURES / "deepseek-nonstream-chat.json").read_bytes())
+    with chatplug.Client(provider="deepseek", base_url=fake_server.base_url, registry=registry,
+                         drop_unsupported_params=True) as client:
+        for model in ("deepseek-chat", "deepseek-reasoner"):
+            client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Hi"}],
+                                           temperature=0.3, max_tokens=100)
+    chat, reasoner = (request.json() for request in fake_server.requests)
+    assert (chat["temperature"], chat["max_tokens"]) == (0.3, 100)
+    assert "temperature" not in reasoner and reasoner["max_tokens"] == 100
+
+
+def test_catalog_is_public_data() -> None:
+    reasoner = chatplug_deepseek.PROVIDER.model_info("deepseek-reasoner")
+    assert (reasoner.thinking, reasoner.max_output, reasoner.context_window) == ("always", 64_000, 128_000)
+    assert chatplug_deepseek.PROVIDER.model_info("deepseek-chat").thinking == "none"
 
 
 def test_cache_hits_land_in_prompt_tokens_details(client: chatplug.Client, fake_server: FakeServer) -> None:

@@ -49,21 +49,40 @@ def test_providers_lists_a_plugin_that_failed_to_load(tmp_path: Path) -> None:
     assert _row(result.stdout, "glm") and _row(result.stdout, "kimi")
 
 
+def _models(output: str) -> list[str]:
+    """The first column of ``chatplug models``: what ``-m`` takes."""
+    return [line.split()[0] for line in output.splitlines()[1:] if line.strip()]
+
+
 def test_models_lists_every_provider_with_its_prefixes() -> None:
     result = run(["models"])
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert "glm/glm-4.6" in lines
-    assert "kimi/kimi-k2-0905-preview" in lines
-    assert any(line.startswith("kimi/moonshot-*") for line in lines)
+    assert result.stdout.splitlines()[0].split() == ["MODEL", "CONTEXT", "OUTPUT", "THINKING", "TOOLS", "IMAGES",
+                                                     "JSON", "NOTES"]
+    models = _models(result.stdout)
+    assert "glm/glm-4.6" in models
+    assert "kimi/kimi-k2-0905-preview" in models
+    assert "kimi/moonshot-*" in models
 
 
 def test_models_of_one_provider() -> None:
     result = run(["models", "--provider", "kimi"])
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert "kimi/kimi-k2-thinking" in lines
-    assert all(line.startswith("kimi/") for line in lines)
+    models = _models(result.stdout)
+    assert "kimi/kimi-k2-thinking" in models
+    assert all(model.startswith("kimi/") for model in models)
+
+
+def test_models_shows_what_the_catalog_says_of_each_model() -> None:
+    result = run(["models"])
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert rows["glm/glm-4.6"].split()[1:8] == ["200K", "128K", "optional", "(on)", "yes", "no", "object"]
+    assert rows["glm/glm-4-32b-0414-128k"].split()[3] == "no"
+    assert "reasoning_effort none|minimal|low|medium|high|xhigh|max" in rows["glm/glm-5.2"]
+    assert rows["kimi/kimi-k2-thinking"].split()[1:4] == ["256K", "-", "always"]
+    assert "fixed temperature=1.0 (0.6 without thinking), top_p=0.95" in rows["kimi/kimi-k2.5"]
+    assert rows["kimi/moonshot-v1-8k-vision-preview"].split()[4:6] == ["-", "yes"]
 
 
 def test_models_of_an_unknown_provider_exits_1_listing_the_installed_ones() -> None:

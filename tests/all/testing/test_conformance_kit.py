@@ -39,7 +39,9 @@ ERRORS = [
 GOOD_PLUGIN = SHARED + '''
 PROVIDER = chatplug.Provider(id="good", base_url="https://good.invalid/v1", api_key_env=("GOOD_API_KEY",),
                              models=("b-1",), limits=chatplug.Limits(temperature=(0, 1), max_stop=2,
-                                                                      tool_choice=("auto", "none")))
+                                                                      tool_choice=("auto", "none")),
+                             catalog=chatplug.ModelCatalog(models={"b-1": chatplug.ModelInfo(
+                                 thinking="none", tools=True, unsupported={"seed": "no seed here"})}))
 
 
 class Good:
@@ -64,7 +66,8 @@ class TestGoodConformance(ProviderConformance):
 BROKEN_PLUGIN = SHARED + '''
 PROVIDER = chatplug.Provider(id="broken", base_url="https://broken.invalid/v1/chat/completions",
                              api_key_env=("broken_key",), models=("b-1",),
-                             limits=chatplug.Limits(temperature=(0, 1)))
+                             limits=chatplug.Limits(temperature=(0, 1)),
+                             catalog=chatplug.ModelCatalog(models={"b-1": chatplug.ModelInfo(thinking="optional")}))
 
 
 class Truncating(chatplug.ResponseNormalizer):
@@ -124,13 +127,13 @@ def kit_project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_a_correct_plugin_passes_every_check(kit_project: pytest.Pytester) -> None:
     kit_project.makepyfile(test_good=GOOD_PLUGIN)
     result = kit_project.runpytest("-q", "-p", "no:randomly")
-    result.assert_outcomes(passed=10)
+    result.assert_outcomes(passed=11)
 
 
 def test_a_broken_plugin_fails_every_check_with_a_readable_message(kit_project: pytest.Pytester) -> None:
     kit_project.makepyfile(test_broken=BROKEN_PLUGIN)
     result = kit_project.runpytest("-q", "-p", "no:randomly", "-rf")
-    result.assert_outcomes(failed=9, passed=1)
+    result.assert_outcomes(failed=10, passed=1)
     output = result.stdout.str()
     result.stdout.fnmatch_lines_random([
         "*[[]broken[]] the provider record is invalid:*",
@@ -151,6 +154,8 @@ def test_a_broken_plugin_fails_every_check_with_a_readable_message(kit_project: 
         "*[[]broken[]] temperature=1 is within the declared limits but was sent as 0.99:"
         " nothing may be changed silently*",
         "*[[]broken[]] the API key appears in: log record chatplug:INFO*",
+        "*[[]broken[]] the model catalog is malformed:*",
+        "*models[[]'b-1'[]]: thinking is 'optional' but thinking_default is None; say True or False*",
     ])
     # The rate-limit sample is right by accident (the plugin maps everything to it): it passes.
     assert "test_error_sample_maps[[]rate-limit[]] PASSED" not in output

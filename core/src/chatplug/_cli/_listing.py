@@ -6,10 +6,11 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from chatplug.catalog import ModelInfo
 from chatplug.plugins import PluginRegistry
 from chatplug.provider import Provider
 
-__all__ = ["print_providers", "print_models", "format_table"]
+__all__ = ["print_providers", "print_models", "format_table", "model_row", "MODEL_HEADERS"]
 
 NO_PROVIDERS = "no providers installed: pip install chatplug-glm or chatplug-kimi"
 
@@ -75,8 +76,73 @@ def print_providers(registry: PluginRegistry, out: TextIO, environ: Mapping[str,
     out.flush()
 
 
+#: The columns of ``chatplug models``: what the provider's catalog says of each model.
+MODEL_HEADERS = ("MODEL", "CONTEXT", "OUTPUT", "THINKING", "TOOLS", "IMAGES", "JSON", "NOTES")
+
+
+def _tokens(count: int | None) -> str:
+    if count is None:
+        return "-"
+    for unit in (1000, 1024):
+        if count >= unit and count % unit == 0:
+            return f"{count // unit}K"
+    return str(count)
+
+
+def _flag(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def _thinking_cell(info: ModelInfo) -> str:
+    if info.thinking == "optional":
+        if info.thinking_default is None:
+            return "optional"
+        return "optional (on)" if info.thinking_default else "optional (off)"
+    return {"none": "no", "always": "always"}.get(info.thinking or "", "-")
+
+
+def _json_cell(info: ModelInfo) -> str:
+    if info.json_schema:
+        return "schema"
+    if info.json_mode:
+        return "object"
+    return "no" if info.json_mode is False else "-"
+
+
+def _notes_cell(info: ModelInfo) -> str:
+    notes = []
+    fixed = dict(info.fixed)
+    if fixed:
+        parts = []
+        for name, value in fixed.items():
+            other = info.fixed_without_thinking.get(name)
+            parts.append(f"{name}={value}" + (f" ({other} without thinking)" if other is not None else ""))
+        notes.append("fixed " + ", ".join(parts))
+    if info.reasoning_effort:
+        notes.append("reasoning_effort " + "|".join(info.reasoning_effort))
+    if info.reasoning_in_history:
+        notes.append("tool-call turns need reasoning_content")
+    return "; ".join(notes) or "-"
+
+
+def model_row(provider: Provider, model: str) -> tuple[str, ...]:
+    """One row of ``chatplug models``: ``provider/model`` and its catalog facts ("-" where undeclared)."""
+    info = provider.model_info(model)
+    return (
+        f"{provider.id}/{model}",
+        _tokens(info.context_window),
+        _tokens(info.max_output),
+        _thinking_cell(info),
+        _flag(info.tools),
+        _flag(info.images),
+        _json_cell(info),
+        _notes_cell(info),
+    )
+
+
 def print_models(registry: PluginRegistry, out: TextIO, provider_id: str | None = None) -> None:
-    """Each model a provider claims as ``provider/model``; prefixes as ``provider/prefix*``.
+    """A table of each model a provider claims (``provider/model`` first, then what its
+    catalog says of it); then the prefixes it claims as ``provider/prefix*``.
 
     Raises :class:`~chatplug.ModelNotFoundError` (listing the installed
     providers) for an unknown ``provider_id``.
@@ -88,9 +154,10 @@ def print_models(registry: PluginRegistry, out: TextIO, provider_id: str | None 
     if not providers:
         out.write(NO_PROVIDERS + "\n")
         return
+    rows = [model_row(provider, model) for provider in providers for model in provider.models]
+    if rows:
+        out.write("\n".join(format_table(MODEL_HEADERS, rows)) + "\n")
     for provider in providers:
-        for model in provider.models:
-            out.write(f"{provider.id}/{model}\n")
         for prefix in provider.model_prefixes:
             out.write(f"{provider.id}/{prefix}*  (any model whose name starts with {prefix!r})\n")
     out.flush()

@@ -747,12 +747,31 @@ class ProviderConformance:
     ) -> None:
         """Values outside the declared limits fail before any I/O; values at the edge are sent unchanged."""
         provider = self._provider(conformance_registry)
-        model = self._model(provider)
+        model = self._limits_model(provider)
         rejected, accepted = self._limit_cases(provider)
         if not rejected and not accepted:
             pytest.skip(f"provider {provider.id!r} declares no limits")
         with self._client(conformance_registry, conformance_server, api_key=self._api_key()) as client:
             self._check_limits(provider, model, client, conformance_server, rejected, accepted)
+
+    def _limits_model(self, provider: Provider) -> str:
+        """The model for the limits check: the class's model, unless its catalog record pins or refuses
+        a limited parameter (then the first catalog model that does not), so the provider's own limits decide."""
+        model = self._model(provider)
+        limits = provider.limits
+        limited = {name for name in ("temperature", "top_p") if getattr(limits, name) is not None}
+        limited |= {"stop"} if limits.max_stop is not None else set()
+        limited |= {"n", "temperature"} if limits.max_n is not None else set()
+        limited |= {"tool_choice", "tools"} if limits.tool_choice is not None else set()
+
+        def free(name: str) -> bool:
+            info = provider.model_info(name)
+            pinned = set(info.fixed) | set(info.unsupported) | set(info.ranges)
+            return not limited & pinned and ("tools" not in limited or info.tools is not False)
+
+        if free(model):
+            return model
+        return next((name for name in provider.catalog.models if free(name)), model)
 
     def _check_limits(self, provider: Provider, model: str, client: Client, conformance_server: FakeServer,
                       rejected: list[tuple[str, dict[str, Any]]], accepted: list[tuple[str, dict[str, Any]]]) -> None:
@@ -841,3 +860,32 @@ class ProviderConformance:
             if label != "success":
                 _fail(f"{self._label()} the {label} reply did not raise")
 
+    def test_model_catalog_is_well_formed(
+        self, conformance_registry: PluginRegistry, conformance_server: FakeServer
+    ) -> None:
+        """The provider's model catalog is well-formed data, and the core refuses, before any I/O,
+        what the catalog says each model refuses."""
+        from chatplug.testing._catalog_checks import catalog_problems, refusal_cases
+
+        provider = self._provider(conformance_registry)
+        if not provider.catalog:
+            pytest.skip(f"provider {provider.id!r} declares no model catalog (Provider(catalog=...))")
+        problems = catalog_problems(provider)
+        if problems:
+            _fail(f"{self._label()} the model catalog is malformed:\n  - " + "\n  - ".join(problems))
+        with self._client(conformance_registry, conformance_server, api_key=self._api_key()) as client:
+            for model, param, kwargs in refusal_cases(provider):
+                try:
+                    client.chat.completions.create(model=model, messages=_MESSAGES, **kwargs)
+                except InvalidRequestError as exc:
+                    if exc.param != param or model not in str(exc):
+                        _fail(f"{self._label()} {model} with {kwargs!r}: the InvalidRequestError should name the "
+                              f"parameter {param!r} and the model; got param={exc.param!r}: {exc}")
+                except Exception as exc:  # noqa: BLE001
+                    _fail(f"{self._label()} {model} with {kwargs!r}: expected InvalidRequestError from the "
+                          f"catalog, got {type(exc).__name__}: {exc}")
+                else:
+                    _fail(f"{self._label()} the catalog says {model} refuses {param}, but {kwargs!r} was sent")
+                if conformance_server.requests:
+                    _fail(f"{self._label()} {model} with {kwargs!r} reached the server: the catalog must be "
+                          "applied before any I/O")

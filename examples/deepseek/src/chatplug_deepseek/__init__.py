@@ -1,18 +1,21 @@
 """DeepSeek for chatplug: a provider plugin written only against chatplug's public API.
 
-DeepSeek speaks the OpenAI chat-completions format, so the provider record
-does most of the work. The hooks below handle what differs:
+DeepSeek speaks the OpenAI chat-completions format, so the plugin is mostly
+data: the provider record and its model catalog (what each model accepts,
+checked by the core before any I/O). The hooks below handle what data cannot:
 
 - ``deepseek-reasoner`` rejects a request whose history carries the
-  ``reasoning_content`` of earlier turns, and refuses ``logprobs``:
-  :func:`chatplug_prepare_payload` strips the first and rejects the second
-  before any network I/O.
+  ``reasoning_content`` of earlier turns: :func:`chatplug_prepare_payload`
+  strips it (the catalog already refuses ``logprobs`` and the sampling
+  parameters the reasoner ignores).
 - DeepSeek reports cached prompt tokens as ``usage.prompt_cache_hit_tokens``:
   :class:`DeepSeekNormalizer` also puts them where the contract reads them,
   ``usage.prompt_tokens_details.cached_tokens``.
 - HTTP 402 means the account is out of balance (its body says
   ``"code": "invalid_request_error"``): :func:`chatplug_map_error` raises
   :class:`chatplug.QuotaExceededError`, which is never retried.
+
+``@chatplug.owned(PROVIDER)`` makes each hook act for DeepSeek only.
 """
 
 from __future__ import annotations
@@ -22,9 +25,47 @@ from typing import Any
 
 import chatplug
 
-__all__ = ["PROVIDER", "DeepSeekNormalizer"]
+__all__ = ["CATALOG", "PROVIDER", "DeepSeekNormalizer"]
 
 __version__ = "0.1.0"
+
+# From DeepSeek's API docs (https://api-docs.deepseek.com/quick_start/pricing and
+# /guides/reasoning_model): 128K context for both models; deepseek-chat writes at
+# most 8K tokens, deepseek-reasoner 64K. The reasoner "does not support"
+# temperature, top_p, presence_penalty and frequency_penalty (accepted, but with
+# no effect: refused here so no one believes they took effect) nor logprobs /
+# top_logprobs (HTTP 400). Both take tools and JSON mode (json_object), neither
+# json_schema.
+_CHAT = chatplug.ModelInfo(
+    context_window=128_000,
+    max_output=8_000,
+    thinking="none",
+    tools=True,
+    images=False,
+    json_mode=True,
+    json_schema=False,
+    notes="api-docs.deepseek.com",
+)
+_IGNORED_BY_REASONER = "deepseek-reasoner accepts it but it has no effect"
+
+#: What each DeepSeek model accepts.
+CATALOG = chatplug.ModelCatalog(
+    models={
+        "deepseek-chat": _CHAT,
+        "deepseek-reasoner": _CHAT.replace(
+            max_output=64_000,
+            thinking="always",
+            unsupported={
+                "temperature": _IGNORED_BY_REASONER,
+                "top_p": _IGNORED_BY_REASONER,
+                "presence_penalty": _IGNORED_BY_REASONER,
+                "frequency_penalty": _IGNORED_BY_REASONER,
+                "logprobs": "DeepSeek answers 400; use deepseek-chat for log probabilities",
+                "top_logprobs": "DeepSeek answers 400; use deepseek-chat for log probabilities",
+            },
+        ),
+    },
+)
 
 PROVIDER = chatplug.Provider(
     id="deepseek",
@@ -37,14 +78,8 @@ PROVIDER = chatplug.Provider(
     limits=chatplug.Limits(temperature=(0, 2), top_p=(0, 1), max_stop=16),
     capabilities=frozenset({"tools", "reasoning", "json_mode"}),
     docs_url="https://api-docs.deepseek.com/",
+    catalog=CATALOG,
 )
-
-#: Models that think before answering and take no sampling-diagnostic parameters.
-REASONING_MODELS = frozenset({"deepseek-reasoner"})
-
-
-def _owns(provider: chatplug.Provider) -> bool:
-    return provider.id == PROVIDER.id
 
 
 @chatplug.hookimpl
@@ -53,18 +88,11 @@ def chatplug_providers() -> list[chatplug.Provider]:
     return [PROVIDER]
 
 
-@chatplug.hookimpl
+@chatplug.owned(PROVIDER)
 def chatplug_prepare_payload(provider: chatplug.Provider, model: str, payload: dict[str, Any]) -> None:
-    """Fit a request to what ``deepseek-reasoner`` accepts."""
-    if not _owns(provider) or model not in REASONING_MODELS:
+    """Keep only the current turn's reasoning in a ``deepseek-reasoner`` history."""
+    if provider.model_info(model).thinking != "always":
         return
-    for name in ("logprobs", "top_logprobs"):
-        if payload.get(name) not in (None, False):
-            raise chatplug.InvalidRequestError(
-                f"deepseek: {name}={payload[name]!r} is not supported by {model}; use deepseek-chat",
-                param=name,
-                provider=provider.id,
-            )
     messages = payload["messages"]
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
     for index in range(last_user):
@@ -107,18 +135,18 @@ class DeepSeekNormalizer(chatplug.ResponseNormalizer):
         return (data,)
 
 
-@chatplug.hookimpl
-def chatplug_response_normalizer(provider: chatplug.Provider) -> chatplug.ResponseNormalizer | None:
-    """DeepSeek's normalizer, for DeepSeek only."""
-    return DeepSeekNormalizer() if _owns(provider) else None
+@chatplug.owned(PROVIDER)
+def chatplug_response_normalizer(provider: chatplug.Provider) -> chatplug.ResponseNormalizer:
+    """DeepSeek's normalizer."""
+    return DeepSeekNormalizer()
 
 
-@chatplug.hookimpl
+@chatplug.owned(PROVIDER)
 def chatplug_map_error(
     provider: chatplug.Provider, status_code: int | None, body: Any, headers: Mapping[str, str]
 ) -> chatplug.APIStatusError | None:
     """HTTP 402 is an empty balance: a QuotaExceededError, never retried."""
-    if not _owns(provider) or status_code != 402:
+    if status_code != 402:
         return None
     error = body.get("error") if isinstance(body, dict) else None
     message = error.get("message") if isinstance(error, dict) else None

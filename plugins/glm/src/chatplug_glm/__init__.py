@@ -20,6 +20,7 @@ This module is the plugin object itself: its hook implementations are the
 
 from __future__ import annotations
 
+from chatplug_glm._catalog import CATALOG, IGNORED_PARAMETERS, REASONING_EFFORTS
 from chatplug_glm._errors import ERROR_CLASSES, map_glm_error
 from chatplug_glm._hooks import (
     chatplug_map_error,
@@ -47,6 +48,7 @@ __all__ = [
     "__version__",
     "API_KEY_ENV",
     "BASE_URL_ENV",
+    "CATALOG",
     "CHINA_BASE_URL",
     "CODING_BASE_URL",
     "ENDPOINTS",
@@ -54,9 +56,11 @@ __all__ = [
     "FINISH_REASON_MAP",
     "GLMResponseNormalizer",
     "GLM_PROVIDER",
+    "IGNORED_PARAMETERS",
     "INTERNATIONAL_BASE_URL",
     "MODELS",
     "PROVIDER_ID",
+    "REASONING_EFFORTS",
     "THINKING_TYPES",
     "chatplug_map_error",
     "chatplug_prepare_payload",

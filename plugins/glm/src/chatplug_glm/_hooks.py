@@ -1,7 +1,9 @@
 """The chatplug hook implementations of the GLM plugin.
 
-Each hook that receives a ``provider`` acts only for provider id ``glm`` and
-returns ``None`` for every other provider.
+``@owned(GLM_PROVIDER)`` makes each hook act only for provider id ``glm``
+and return ``None`` for every other provider. What GLM accepts per model is
+data (:mod:`chatplug_glm._catalog`), checked by the core; the hooks hold only
+what the data cannot say.
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chatplug import APIStatusError, Provider, ResponseNormalizer, hookimpl
+from chatplug import APIStatusError, Provider, ResponseNormalizer, hookimpl, owned
 
 from chatplug_glm._errors import map_glm_error
 from chatplug_glm._normalize import GLMResponseNormalizer
 from chatplug_glm._payload import prepare_payload
-from chatplug_glm._provider import GLM_PROVIDER, PROVIDER_ID
+from chatplug_glm._provider import GLM_PROVIDER
 
 __all__ = [
     "chatplug_providers",
@@ -30,27 +32,21 @@ def chatplug_providers() -> Provider:
     return GLM_PROVIDER
 
 
-@hookimpl
+@owned(GLM_PROVIDER)
 def chatplug_prepare_payload(provider: Provider, payload: dict[str, Any]) -> None:
-    """Check GLM parameters and keep or strip past reasoning (GLM requests only)."""
-    if provider.id != PROVIDER_ID:
-        return
+    """Check GLM parameters and keep or strip past reasoning."""
     prepare_payload(payload)
 
 
-@hookimpl
+@owned(GLM_PROVIDER)
 def chatplug_response_normalizer(provider: Provider) -> ResponseNormalizer | None:
     """A fresh :class:`~chatplug_glm.GLMResponseNormalizer` for each GLM request."""
-    if provider.id != PROVIDER_ID:
-        return None
     return GLMResponseNormalizer()
 
 
-@hookimpl
+@owned(GLM_PROVIDER)
 def chatplug_map_error(
     provider: Provider, status_code: int | None, body: Any, headers: Mapping[str, str]
 ) -> APIStatusError | None:
     """Map a GLM error body by its business code; ``None`` for unknown codes."""
-    if provider.id != PROVIDER_ID:
-        return None
     return map_glm_error(status_code, body, headers)

@@ -1,8 +1,10 @@
-"""The Z.ai GLM provider record: endpoints, key variable, models and limits."""
+"""The Z.ai GLM provider record: endpoints, key variable, models, limits and the model catalog."""
 
 from __future__ import annotations
 
 from chatplug import Limits, Provider
+
+from chatplug_glm._catalog import CATALOG
 
 __all__ = [
     "PROVIDER_ID",
@@ -38,21 +40,8 @@ API_KEY_ENV = "ZAI_API_KEY"
 #: Environment variable overriding the base URL: an endpoint name or a URL.
 BASE_URL_ENV = "ZAI_BASE_URL"
 
-#: Models known at release time; any other ``glm-`` name is claimed by prefix.
-MODELS = (
-    "glm-4.5",
-    "glm-4.5-air",
-    "glm-4.5-x",
-    "glm-4.5-airx",
-    "glm-4.5-flash",
-    "glm-4.5v",
-    "glm-4.6",
-    "glm-4.6v",
-    "glm-4.7",
-    "glm-4.7-flash",
-    "glm-5",
-    "glm-5.1",
-)
+#: Models known at release time (the catalog's exact entries); any other ``glm-`` name is claimed by prefix.
+MODELS = tuple(CATALOG.models)
 
 #: The provider record this plugin declares.
 GLM_PROVIDER = Provider(
@@ -67,4 +56,5 @@ GLM_PROVIDER = Provider(
     limits=Limits(temperature=(0, 1), top_p=(0.01, 1), tool_choice=("auto",), max_stop=1),
     capabilities=frozenset({"reasoning", "tools", "streaming", "vision", "web_search"}),
     docs_url="https://docs.z.ai/api-reference/llm/chat-completion",
+    catalog=CATALOG,
 )

@@ -15,6 +15,7 @@ here) and exports a few Kimi helpers: :func:`web_search_tool` and
 :func:`partial_message` for partial mode.
 """
 
+from chatplug_kimi._catalog import CATALOG, IGNORED_PARAMETERS
 from chatplug_kimi._errors import ERROR_TYPES, retry_hint
 from chatplug_kimi._hooks import (
     chatplug_map_error,
@@ -36,6 +37,8 @@ __all__ = [
     "INTERNATIONAL_BASE_URL",
     "CHINA_BASE_URL",
     "MODELS",
+    "CATALOG",
+    "IGNORED_PARAMETERS",
     "ERROR_TYPES",
     "KimiNormalizer",
     "retry_hint",

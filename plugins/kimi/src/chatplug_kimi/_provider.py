@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from chatplug import Limits, Provider
 
+from chatplug_kimi._catalog import CATALOG
+
 __all__ = ["PROVIDER_ID", "INTERNATIONAL_BASE_URL", "CHINA_BASE_URL", "MODELS", "PROVIDER"]
 
 #: The id used in ``kimi/<model>`` and ``Client(provider="kimi")``.
@@ -13,23 +15,9 @@ INTERNATIONAL_BASE_URL = "https://api.moonshot.ai/v1"
 #: The mainland-China platform (platform.moonshot.cn). Keys do not work across regions.
 CHINA_BASE_URL = "https://api.moonshot.cn/v1"
 
-#: Model names claimed exactly; any other ``kimi-*`` or ``moonshot-*`` name is claimed by prefix.
-MODELS = (
-    "kimi-k2-0905-preview",
-    "kimi-k2-0711-preview",
-    "kimi-k2-turbo-preview",
-    "kimi-k2-thinking",
-    "kimi-k2-thinking-turbo",
-    "kimi-k2.5",
-    "kimi-latest",
-    "moonshot-v1-8k",
-    "moonshot-v1-32k",
-    "moonshot-v1-128k",
-    "moonshot-v1-auto",
-    "moonshot-v1-8k-vision-preview",
-    "moonshot-v1-32k-vision-preview",
-    "moonshot-v1-128k-vision-preview",
-)
+#: Model names claimed exactly (the catalog's entries); any other ``kimi-*`` or
+#: ``moonshot-*`` name is claimed by prefix.
+MODELS = tuple(CATALOG.models)
 
 #: The Moonshot Kimi provider. ``Client(provider="kimi", endpoint="china")`` or
 #: ``MOONSHOT_BASE_URL=china`` (or a full URL) selects the China platform.
@@ -53,4 +41,5 @@ PROVIDER = Provider(
         {"streaming", "tools", "reasoning", "vision", "partial_mode", "web_search", "json_object"}
     ),
     docs_url="https://platform.moonshot.ai/docs/api/chat",
+    catalog=CATALOG,
 )
