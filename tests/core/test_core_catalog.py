@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import chatplug
 import pytest
 from chatplug.testing import FakeServer, Reply
@@ -471,3 +472,34 @@ def test_owned_needs_a_provider_argument() -> None:
             return None
     with pytest.raises(TypeError, match="Provider or a provider id"):
         chatplug.owned("")
+
+
+def test_a_catalog_refusal_falls_over_to_a_model_that_takes_the_request(
+    server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    """tools on cat-notools is the model's own rule: with fallbacks the call goes on to cat-plain."""
+    registry.register(ProviderPlugin(attrs.evolve(CAT_PROVIDER, base_url=server.base_url)), "catprov")
+    server.add(Reply.json(completion_body("from plain")))
+    with chatplug.Client(provider="catprov", api_key=API_KEY, registry=registry) as client:
+        with pytest.raises(chatplug.ModelRuleError) as refused:
+            client.chat.completions.create(model="cat-notools", messages=MESSAGES, tools=TOOLS)
+        assert refused.value.param == "tools"
+        assert server.requests == []
+        reply = client.chat.completions.create(
+            model="cat-notools", messages=MESSAGES, tools=TOOLS, fallbacks=["cat-plain"]
+        )
+    assert reply.choices[0].message.content == "from plain"
+    assert [request.json()["model"] for request in server.requests] == ["cat-plain"]
+
+
+def test_a_callers_mistake_never_falls_over(server: FakeServer, registry: chatplug.PluginRegistry) -> None:
+    """Sending both names of one parameter is the caller's error, not the model's: no fallback is tried."""
+    registry.register(ProviderPlugin(attrs.evolve(CAT_PROVIDER, base_url=server.base_url)), "catprov")
+    with chatplug.Client(provider="catprov", api_key=API_KEY, registry=registry) as client, pytest.raises(
+        chatplug.InvalidRequestError
+    ) as refused:
+        client.chat.completions.create(
+            model="cat-plain", messages=MESSAGES, max_tokens=5, max_completion_tokens=5, fallbacks=["cat-wide"]
+        )
+    assert not isinstance(refused.value, chatplug.ModelRuleError)
+    assert server.requests == []

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chatplug.catalog import ModelInfo, thinking_enabled
-from chatplug.errors import InvalidRequestError
+from chatplug.errors import InvalidRequestError, ModelRuleError
 from chatplug.events import Adjustment
 from chatplug.provider import Provider
 
@@ -50,8 +50,8 @@ class _Run:
     def refuse(self, param: str, message: str, *, also: tuple[str, ...] = ()) -> None:
         """Refuse ``param`` (an error), or drop it (and ``also``) when dropping was asked for."""
         if not self.drop:
-            raise InvalidRequestError(
-                f"{self.provider.id}: {message}{DROP_HINT}", param=param, provider=self.provider.id
+            raise ModelRuleError(
+                f"{self.provider.id}: {message}{DROP_HINT}", param=param, provider=self.provider.id, model=self.model
             )
         for name in (param, *also):
             if name not in self.payload:
@@ -61,9 +61,16 @@ class _Run:
             logger.warning("%s: dropped %s=%r (drop_unsupported_params=True): %s",
                            self.provider.id, name, value, message)
 
-    def fail(self, param: str, message: str) -> InvalidRequestError:
-        """An error that no option turns into a drop (dropping would change what is asked)."""
-        return InvalidRequestError(f"{self.provider.id}: {message}", param=param, provider=self.provider.id)
+    def fail(self, param: str, message: str, *, model_rule: bool = False) -> InvalidRequestError:
+        """An error that no option turns into a drop (dropping would change what is asked).
+
+        ``model_rule`` marks a refusal by this model's own rules, which another
+        model could take (a :class:`~chatplug.ModelRuleError`: fallbacks go on).
+        """
+        text = f"{self.provider.id}: {message}"
+        if model_rule:
+            return ModelRuleError(text, param=param, provider=self.provider.id, model=self.model)
+        return InvalidRequestError(text, param=param, provider=self.provider.id)
 
 
 def _rename(run: _Run) -> None:
@@ -168,6 +175,7 @@ def _images(run: _Run) -> None:
                     "messages",
                     f"messages[{index}].content[{part_index}] is an {part.get('type')} part, but {run.model} "
                     f"takes text only{_others_with(run, 'images')}",
+                    model_rule=True,
                 )
 
 
@@ -206,6 +214,7 @@ def _history(run: _Run, thinking: bool | None, placeholder: str | None) -> None:
                 "Send the reply's message back as it came (reply.choices[0].message, or its to_dict(), "
                 f"keeps reasoning_content){switch}; "
                 "or opt in to a placeholder with Client(reasoning_placeholder=...)",
+                model_rule=True,
             )
         if not isinstance(placeholder, str) or not placeholder:
             raise run.fail(
