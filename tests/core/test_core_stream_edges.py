@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -349,3 +352,31 @@ def test_nonstream_error_null_next_to_choices_is_ignored(client: chatplug.Client
 def test_nonstream_empty_choices_is_a_completion(client: chatplug.Client, server: FakeServer) -> None:
     server.add(Reply.json(completion_body(choices=[])))
     assert client.chat.completions.create(model=MODEL, messages=MESSAGES).choices == []
+
+
+# ------------------------------------------------------- the CLI on these edges (real subprocess)
+
+
+def _cli(server: FakeServer, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("CHATPLUG_")}
+    return subprocess.run(
+        [sys.executable, "-m", "chatplug", "chat", "hi", "-m", "plain-model", "--base-url", server.base_url,
+         "--max-retries", "0", *args],
+        capture_output=True, text=True, encoding="utf-8", env=env, timeout=60, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_cli_exits_1_on_a_200_body_that_is_no_completion(server: FakeServer) -> None:
+    server.default = Reply.json({"object": "list", "data": []})
+    result = _cli(server, "--no-stream")
+    assert result.returncode == 1, result.stderr
+    assert "not a chat completion" in result.stderr
+    assert len(server.requests) == 1
+
+
+def test_cli_prints_a_json_completion_answering_a_stream(server: FakeServer) -> None:
+    server.default = Reply.json(completion_body("Olá from a JSON body"))
+    result = _cli(server)
+    assert result.returncode == 0, result.stderr
+    assert "Olá from a JSON body" in result.stdout
+    assert server.requests[0].json()["stream"] is True
