@@ -380,3 +380,19 @@ def test_cli_prints_a_json_completion_answering_a_stream(server: FakeServer) -> 
     assert result.returncode == 0, result.stderr
     assert "Olá from a JSON body" in result.stdout
     assert server.requests[0].json()["stream"] is True
+
+
+async def test_skipped_event_echoing_the_key_is_scrubbed(
+    server: FakeServer, stream_call: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    from core_support import API_KEY
+
+    echo = b'{"seen_authorization": "Bearer ' + API_KEY.encode() + b'"}'
+    server.add(Reply.sse_bytes(HELLO + b"event: debug\ndata: " + echo + b"\n\n" + STOP + b"data: [DONE]\n\n"))
+    with caplog.at_level(logging.DEBUG, logger="chatplug"):
+        outcome = await stream_call()
+    assert outcome.error is None
+    assert [name for name, _ in outcome.skipped] == ["debug"]
+    kept = outcome.skipped[0][1]
+    assert API_KEY.encode() not in kept and b'"seen_authorization": "' in kept and b"***" in kept
+    assert API_KEY not in caplog.text

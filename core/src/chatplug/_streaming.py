@@ -211,6 +211,8 @@ class StreamProcessor:
             return True
         keepalive = event.lower() in KEEPALIVE_EVENTS
         if not keepalive:
+            if any(secret.encode() in data for secret in self.plan.secrets if secret):
+                data = self.plan.scrub(data.decode("utf-8", "replace")).encode()  # a server echoing the key
             self.skipped_events.append((event, data))
         if self._warned is None:
             self._warned = set()
