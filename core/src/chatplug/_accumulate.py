@@ -5,7 +5,8 @@ the last call unless it brings a new id; a fragment whose index is taken by a
 call with a different id starts a new call; a whole call in one chunk is just a
 fragment with everything in it. Usage is taken from whichever chunk carries
 it (the last one wins, so a usage report that arrives twice is not counted
-twice).
+twice). A ``finish_reason`` of ``""`` means "not finished": it is turned into
+``None`` on the chunk and never overwrites a finish reason already seen.
 """
 
 from __future__ import annotations
@@ -131,8 +132,11 @@ class ChunkAccumulator:
             if delta.refusal:
                 state.refusal.append(delta.refusal)
             if choice.finish_reason is not None:
-                state.finish_reason = choice.finish_reason
-                state.native_finish_reason = choice.native_finish_reason
+                if choice.finish_reason:
+                    state.finish_reason = choice.finish_reason
+                    state.native_finish_reason = choice.native_finish_reason
+                else:  # "" means "not finished" (some servers send it on every middle chunk)
+                    choice.finish_reason = None
             if choice.logprobs is not None:
                 state.logprobs.append(choice.logprobs)
 

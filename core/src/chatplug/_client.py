@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
-from chatplug._convert import structure_completion
 from chatplug._fallback import Gate, Ticket, arun_chain, check_fallbacks, run_chain
 from chatplug._keypool import KeyPool, KeySpec, as_pool
 from chatplug._request import build_payload, check_extra_headers, checked_query, encode_payload
@@ -25,9 +24,9 @@ from chatplug._streaming import AsyncStream, Stream, StreamProcessor
 from chatplug._transport import (
     REDACTED,
     CallPlan,
+    completion_from_body,
     decode_body,
     notify,
-    parse_completion_body,
     redirect_error,
     retry_delay,
     status_error,
@@ -281,8 +280,7 @@ class _ClientBase:
         return plan
 
     def _completion(self, plan: CallPlan, response: httpx.Response, content: bytes) -> ChatCompletion:
-        body = parse_completion_body(plan, content, response.headers)
-        return structure_completion(plan.normalizer.normalize_completion(body))
+        return completion_from_body(plan, content, response.headers)
 
     def _error_for(self, plan: CallPlan, response: httpx.Response, content: bytes) -> APIError:
         if 300 <= response.status_code < 400:

@@ -2,7 +2,11 @@
 
 :class:`StreamProcessor` holds all the logic and does no I/O; :class:`Stream`
 and :class:`AsyncStream` only pull bytes from the connection and hand them
-over, so both clients decode and assemble identically.
+over, so both clients decode and assemble identically. How the edges of a
+stream are settled (``[DONE]`` with whitespace, unfamiliar ``event:`` names,
+``finish_reason: ""``, a stream of only ``[DONE]``, a body cut inside an
+event, ``error`` next to ``choices``, a JSON body answering a stream request)
+is written down in ``docs/stream-edges.md``.
 """
 
 from __future__ import annotations
@@ -18,11 +22,27 @@ import httpx
 from chatplug._accumulate import ChunkAccumulator
 from chatplug._convert import STRUCTURE_ERRORS, chunk_structurer, from_dict
 from chatplug._sse import SSEDecoder
-from chatplug._transport import CallPlan, decode_body, has_observers, notify, status_error, transport_error
+from chatplug._transport import (
+    CallPlan,
+    completion_from_body,
+    decode_body,
+    has_observers,
+    notify,
+    status_error,
+    transport_error,
+)
 from chatplug.errors import APIError, APIResponseValidationError, StreamInterruptedError
 from chatplug.events import RequestEvent
 from chatplug.normalize import ResponseNormalizer
-from chatplug.types import ChatCompletion, ChatCompletionChunk, Usage
+from chatplug.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+    ChunkChoice,
+    Usage,
+)
 
 __all__ = ["Stream", "AsyncStream", "StreamProcessor"]
 
@@ -33,21 +53,58 @@ _DONE = b"[DONE]"
 #: path for a well-formed event; anything else goes the careful way.
 _raw_decode_json = json.JSONDecoder().raw_decode
 _NO_CHUNKS: list[ChatCompletionChunk] = []
+#: What the careful decoder returns for a ``[DONE]`` wrapped in whitespace.
+_DONE_MARK = object()
+#: Event names servers use for keep-alives: skipped with a debug log line only.
+KEEPALIVE_EVENTS = frozenset({"ping", "keep-alive", "keepalive", "heartbeat"})
+#: How the first bytes of an event stream look (to spot one sent as application/json).
+_SSE_STARTS = (b"data:", b"event:", b":", b"id:", b"retry:")
+
+
+class _WholeBody(SSEDecoder):
+    """Stands in for the SSE decoder when a stream request is answered with a
+    JSON body: it keeps the bytes, and :meth:`StreamProcessor.finish` reads them."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
+        self.parts.append(chunk)
+        return []
+
+    def flush(self) -> list[tuple[str | None, bytes]]:
+        return []
+
+
+def _media_type(headers: Any) -> str:
+    value = headers.get("content-type") if headers is not None else None
+    return value.split(";", 1)[0].strip().lower() if isinstance(value, str) else ""
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 class StreamProcessor:
     """Turns the bytes of one SSE response into canonical chunks and assembles them."""
 
-    __slots__ = ("_headers", "_normalize", "_normalizer", "_structure", "accumulator", "decoder", "done", "error",
-                 "plan")
+    __slots__ = ("_headers", "_normalize", "_normalizer", "_structure", "_warned", "accumulator", "decoder", "done",
+                 "error", "plan", "skipped_events")
 
     def __init__(self, plan: CallPlan, headers: Any) -> None:
         self.plan = plan
-        self.decoder = SSEDecoder()
+        #: A JSON body answering the stream request is kept whole and read at the end.
+        self.decoder = _WholeBody() if _is_json(_media_type(headers)) else SSEDecoder()
         self.accumulator = ChunkAccumulator()
         self.done = False
         #: An error a normalizer deferred: raised once the chunks before it were delivered.
         self.error: APIError | None = None
+        #: ``(event name, data)`` of each event with an unfamiliar ``event:`` name that carried no chunk.
+        self.skipped_events: list[tuple[str, bytes]] = []
+        self._warned: set[str] | None = None
         self._normalizer = plan.normalizer
         self._normalize = plan.normalizer.normalize_chunk
         self._structure = chunk_structurer()
@@ -71,12 +128,13 @@ class StreamProcessor:
         can_defer = type(self._normalizer) is not ResponseNormalizer  # the pass-through never defers
         for event, data in events:
             if data == _DONE:
-                self.done = True
+                self._end()
                 break
             if event is not None and event != "message":
                 if event == "error":
                     raise status_error(self.plan, None, decode_body(data), self._headers)
-                continue  # keep-alives and events chat streams do not use
+                if not self._takes_unfamiliar(event, data):
+                    continue
             try:
                 text = data.decode("utf-8")
                 obj, end = _raw_decode_json(text)
@@ -86,14 +144,21 @@ class StreamProcessor:
                 obj = self._decode_carefully(data)
                 if obj is None:
                     continue
+                if obj is _DONE_MARK:
+                    self._end()
+                    break
             if type(obj) is not dict:
                 raise APIResponseValidationError(
                     f"{self.plan.provider.id}: stream event is not a JSON object: {data[:200]!r}",
                     provider=self.plan.provider.id,
                     body=obj,
                 )
-            if "error" in obj and obj.get("choices") is None:
-                raise status_error(self.plan, None, obj, self._headers)
+            failure = None
+            # "error": null next to a chunk is no error (`in` first: cheaper than .get() on the usual chunk)
+            if "error" in obj and obj["error"]:  # noqa: RUF019
+                failure = status_error(self.plan, None, obj, self._headers)
+                if not obj.get("choices"):
+                    raise failure
             for canonical in normalize(obj):
                 try:
                     chunk = structure(canonical, None)
@@ -107,17 +172,70 @@ class StreamProcessor:
                     _lift_choice_usage(chunk)  # usage rides on a finishing chunk
                 add(chunk)
                 chunks.append(chunk)
+            if failure is not None:  # an error object next to choices: deliver them, then raise it
+                self.error = failure
+                self.done = True
+                break
             if can_defer and self._normalizer.deferred_error is not None:
                 self.error = self._normalizer.deferred_error  # delivered after these chunks
                 self.done = True
                 break
         return chunks
 
+    def _end(self) -> None:
+        """``[DONE]`` arrived: the stream ended, which is an error when no chunk came before it."""
+        self.done = True
+        if not self.accumulator.chunks:
+            raise APIResponseValidationError(
+                f"{self.plan.provider.id}: the stream sent [DONE] without any chunk before it; "
+                "there is no completion to return",
+                provider=self.plan.provider.id,
+            )
+
+    def _takes_unfamiliar(self, event: str, data: bytes) -> bool:
+        """Whether an event with an unfamiliar ``event:`` name is read like an unnamed one.
+
+        It is when its data is a chat chunk, an error object or ``[DONE]``
+        (a server naming its events ``delta``, ``completion``, ...). Otherwise
+        it is skipped, but never silently: it is logged on the ``chatplug``
+        logger (a warning the first time a name is seen in the stream, debug
+        after that and for keep-alives) and kept in :attr:`skipped_events`.
+        """
+        if data.strip() == _DONE:
+            return True
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            obj = None
+        if type(obj) is dict and ("choices" in obj or obj.get("error")):
+            return True
+        keepalive = event.lower() in KEEPALIVE_EVENTS
+        if not keepalive:
+            if any(secret.encode() in data for secret in self.plan.secrets if secret):
+                data = self.plan.scrub(data.decode("utf-8", "replace")).encode()  # a server echoing the key
+            self.skipped_events.append((event, data))
+        if self._warned is None:
+            self._warned = set()
+        first = event not in self._warned
+        self._warned.add(event)
+        logger.log(
+            logging.WARNING if first and not keepalive else logging.DEBUG,
+            "%s: skipped a stream event named %r that carries no chat chunk: %s",
+            self.plan.provider.id,
+            event,
+            self.plan.scrub(data[:200].decode("utf-8", "replace")),
+        )
+        return False
+
     def _decode_carefully(self, data: bytes) -> Any:
-        """Decode an event the fast path refused: ``None`` for a blank one, else
-        the JSON value, or an APIResponseValidationError saying what is wrong."""
-        if not data.strip():
+        """Decode an event the fast path refused: ``None`` for a blank one,
+        ``_DONE_MARK`` for ``[DONE]`` wrapped in whitespace, else the JSON
+        value, or an APIResponseValidationError saying what is wrong."""
+        stripped = data.strip()
+        if not stripped:
             return None
+        if stripped == _DONE:
+            return _DONE_MARK
         try:
             return json.loads(data.decode("utf-8"))
         except ValueError as exc:
@@ -129,7 +247,20 @@ class StreamProcessor:
 
     def finish(self) -> list[ChatCompletionChunk]:
         """At end of body: flush, then accept the stream if it ended properly."""
-        chunks = self._events(self.decoder.flush()) if not self.done else []
+        if self.done:
+            return []
+        if isinstance(self.decoder, _WholeBody):
+            return self._finish_whole_body()
+        events = self.decoder.flush()
+        if events and not _is_whole_event(events[-1][1]):
+            cut = events[-1][1]
+            raise StreamInterruptedError(
+                f"{self.plan.provider.id}: the body closed in the middle of an event after "
+                f"{self.accumulator.chunks} chunks (it ended with {cut[-80:]!r})",
+                provider=self.plan.provider.id,
+                body=cut.decode("utf-8", "replace"),
+            )
+        chunks = self._events(events)
         if not self.done and not self.accumulator.finished:
             raise StreamInterruptedError(
                 f"{self.plan.provider.id}: the stream ended after {self.accumulator.chunks} chunks "
@@ -137,6 +268,35 @@ class StreamProcessor:
                 provider=self.plan.provider.id,
             )
         return chunks
+
+    def _finish_whole_body(self) -> list[ChatCompletionChunk]:
+        """A stream request answered with a JSON body: an event stream mislabelled
+        as JSON is decoded as one; a chat completion is delivered as one chunk;
+        anything else is an error naming the content type."""
+        assert isinstance(self.decoder, _WholeBody)
+        content = b"".join(self.decoder.parts)
+        if content.lstrip().startswith(_SSE_STARTS):
+            self.decoder = SSEDecoder()
+            return self._events(self.decoder.feed(content)) + self.finish()
+        media_type = _media_type(self._headers)
+        try:
+            completion = completion_from_body(self.plan, content, self._headers)
+        except APIResponseValidationError as exc:
+            raise APIResponseValidationError(
+                f"{self.plan.provider.id}: the stream request was answered with Content-Type {media_type!r}, "
+                f"not text/event-stream, and the body is not a chat completion ({exc.message})",
+                provider=self.plan.provider.id,
+                body=exc.body,
+            ) from exc
+        logger.info(
+            "%s: the stream request was answered with a whole %s completion; delivered as one chunk",
+            self.plan.provider.id,
+            media_type,
+        )
+        chunk = _completion_as_chunk(completion)
+        self.accumulator.add(chunk)
+        self.done = True
+        return [chunk]
 
     def interrupted(self, exc: httpx.HTTPError) -> StreamInterruptedError:
         """The error for a connection that broke mid-stream."""
@@ -149,6 +309,62 @@ class StreamProcessor:
     def partial(self) -> ChatCompletion:
         """The completion assembled from every chunk so far."""
         return self.accumulator.completion()
+
+
+def _is_whole_event(data: bytes) -> bool:
+    """Whether the data of an event that the body's end cut off is nevertheless
+    whole (blank, ``[DONE]`` or complete JSON): a server may omit the last blank line."""
+    stripped = data.strip()
+    if not stripped or stripped == _DONE:
+        return True
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True
+
+
+def _completion_as_chunk(completion: ChatCompletion) -> ChatCompletionChunk:
+    """The one chunk that carries a whole completion (a JSON body answering a stream request)."""
+    choices = []
+    for choice in completion.choices:
+        message = choice.message
+        calls = None
+        if message.tool_calls:
+            calls = [
+                ChoiceDeltaToolCall(
+                    index=position,
+                    id=call.id,
+                    type=call.type,
+                    function=ChoiceDeltaToolCallFunction(name=call.function.name, arguments=call.function.arguments),
+                )
+                for position, call in enumerate(message.tool_calls)
+            ]
+        delta = ChoiceDelta(
+            role=message.role,
+            content=message.content,
+            reasoning_content=message.reasoning_content,
+            tool_calls=calls,
+            refusal=message.refusal,
+        )
+        choices.append(
+            ChunkChoice(
+                index=choice.index,
+                delta=delta,
+                finish_reason=choice.finish_reason,
+                native_finish_reason=choice.native_finish_reason,
+                logprobs=choice.logprobs,
+            )
+        )
+    return ChatCompletionChunk(
+        id=completion.id,
+        created=completion.created,
+        model=completion.model,
+        choices=choices,
+        usage=completion.usage,
+        system_fingerprint=completion.system_fingerprint,
+        service_tier=completion.service_tier,
+    )
 
 
 def _lift_choice_usage(chunk: ChatCompletionChunk) -> None:
@@ -328,6 +544,12 @@ class Stream:
         """The underlying httpx response (status, headers)."""
         return self._state.response
 
+    @property
+    def skipped_events(self) -> list[tuple[str, bytes]]:
+        """``(event name, data)`` of the events with an unfamiliar ``event:`` name
+        that carried no chat chunk (keep-alives aside); each was also logged."""
+        return self._state.processor.skipped_events
+
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._iterator
 
@@ -378,6 +600,11 @@ class AsyncStream:
     def response(self) -> httpx.Response:
         """The underlying httpx response (status, headers)."""
         return self._state.response
+
+    @property
+    def skipped_events(self) -> list[tuple[str, bytes]]:
+        """See :attr:`Stream.skipped_events`."""
+        return self._state.processor.skipped_events
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self._iterator

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import attrs
 import httpx
 
+from chatplug._convert import structure_completion
 from chatplug._defaults import request_id_from
 from chatplug.errors import (
     APIConnectionError,
@@ -24,6 +25,7 @@ from chatplug.errors import (
 from chatplug.events import RequestEvent
 from chatplug.normalize import ResponseNormalizer
 from chatplug.provider import Provider
+from chatplug.types import ChatCompletion
 
 logger = logging.getLogger("chatplug")
 
@@ -180,9 +182,28 @@ def parse_completion_body(plan: CallPlan, content: bytes, headers: Mapping[str, 
             provider=plan.provider.id,
             body=body,
         )
-    if "error" in body and "choices" not in body:
+    if body.get("error"):  # an error object, even next to choices; "error": null is no error
         raise status_error(plan, None, body, headers)
     return body
+
+
+def completion_from_body(plan: CallPlan, content: bytes, headers: Mapping[str, str]) -> ChatCompletion:
+    """The :class:`~chatplug.ChatCompletion` of a 2xx non-stream body, normalized by the provider.
+
+    A body that is not a chat completion (no ``choices`` list once normalized)
+    raises :class:`~chatplug.APIResponseValidationError` rather than passing
+    for an empty reply.
+    """
+    body = plan.normalizer.normalize_completion(parse_completion_body(plan, content, headers))
+    if type(body.get("choices")) is not list:
+        keys = ", ".join(sorted(str(key) for key in body)[:12]) or "none"
+        raise APIResponseValidationError(
+            f"{plan.provider.id}: the response is not a chat completion: it has no 'choices' list "
+            f"(its fields: {keys})",
+            provider=plan.provider.id,
+            body=body,
+        )
+    return structure_completion(body)
 
 
 # ---------------------------------------------------------------------- retries

@@ -10,6 +10,11 @@ What GLM does differently, and what is done about it:
 - ``finish_reason`` values OpenAI does not have are mapped (``sensitive`` ->
   ``content_filter``, ``model_context_window_exceeded`` -> ``length``); the raw
   value stays in the choice's ``native_finish_reason``;
+- GLM 5.x may answer with ``content`` (and stream ``delta.content``) as a
+  list of typed parts (``thinking``, ``text``) and with a non-stream
+  ``reasoning`` field: text parts are joined into ``content``, thinking parts
+  and ``reasoning`` go to ``reasoning_content``
+  (:func:`chatplug.normalize.canonical_message_parts`);
 - ``finish_reason: "network_error"`` (a failure inside Z.ai) raises
   :class:`chatplug.InternalServerError`, which is retryable. In a stream the
   chunk that says so is delivered first (its finish_reason cleared, the raw
@@ -27,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chatplug import InternalServerError, ResponseNormalizer
+from chatplug.normalize import canonical_message_parts, needs_part_normalizing
 
 from chatplug_glm._provider import PROVIDER_ID
 
@@ -82,7 +88,12 @@ class GLMResponseNormalizer(ResponseNormalizer):
         """Add ``object`` and map finish reasons; raise on ``network_error``."""
         body.setdefault("object", "chat.completion")
         for choice in _choices(body):
-            if isinstance(choice, dict) and _map_finish_reason(choice):
+            if not isinstance(choice, dict):
+                continue
+            message = choice.get("message")
+            if type(message) is dict and needs_part_normalizing(message):
+                canonical_message_parts(message)
+            if _map_finish_reason(choice):
                 raise _network_error(body)
         return body
 
@@ -97,7 +108,11 @@ class GLMResponseNormalizer(ResponseNormalizer):
                 self.deferred_error = _network_error(data)
             choice.setdefault("finish_reason", None)
             delta = choice.get("delta")
-            if isinstance(delta, dict) and "role" in delta:
+            if type(delta) is not dict:
+                continue
+            if "reasoning" in delta or type(delta.get("content")) is list:
+                canonical_message_parts(delta)
+            if "role" in delta:
                 index = choice.get("index", 0)
                 if not isinstance(index, int):
                     continue

@@ -21,6 +21,7 @@ from typing import Any
 
 from chatplug import InvalidRequestError
 
+from chatplug_glm._content import flatten_history_content
 from chatplug_glm._provider import PROVIDER_ID
 
 __all__ = ["THINKING_TYPES", "check_glm_parameters", "keeps_reasoning", "strip_reasoning", "prepare_payload"]
@@ -116,5 +117,6 @@ def prepare_payload(payload: dict[str, Any]) -> None:
     it is removed, since GLM would ignore it and it only costs bandwidth.
     """
     check_glm_parameters(payload)
+    flatten_history_content(payload)
     if not keeps_reasoning(payload):
         strip_reasoning(payload)

@@ -2,7 +2,17 @@
 
 Moonshot answers ``{"error": {"type": "...", "message": "..."}}``. The type is
 what matters: an ``exceeded_current_quota_error`` arrives as HTTP 429 (or 403)
-but is an empty balance, which no retry fixes.
+but is an empty balance, which no retry fixes. :data:`ERROR_TYPES` lists every
+type of Moonshot's error table (platform.moonshot.ai/docs/api/chat "Error
+Explanation", platform.kimi.ai/docs/api/errors); two types are refined by
+their message:
+
+- ``invalid_request_error`` saying the prompt is too long ("Input token length
+  too long", "exceeded model token limit") is a
+  :class:`~chatplug.ContextLengthError`;
+- ``rate_limit_reached_error`` for the tokens-per-day limit ("TPD rate limit")
+  stays a :class:`~chatplug.RateLimitError` but is not retried: it resets at
+  the end of the day, not in seconds.
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ import email.utils
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from chatplug import (
     APIStatusError,
@@ -26,27 +36,47 @@ from chatplug import (
     RateLimitError,
 )
 
-__all__ = ["ERROR_TYPES", "map_error", "retry_hint"]
+__all__ = ["ERROR_RULES", "ERROR_TYPES", "ErrorRule", "map_error", "retry_hint", "rule_for"]
 
-#: Moonshot ``error.type`` -> the chatplug error class it becomes.
-ERROR_TYPES: Mapping[str, type[APIStatusError]] = {
-    "invalid_authentication_error": AuthenticationError,
-    "incorrect_api_key_error": AuthenticationError,
-    "permission_denied_error": PermissionDeniedError,
-    "resource_not_found_error": NotFoundError,
-    "invalid_request_error": BadRequestError,
-    "content_filter": ContentFilterError,
-    "rate_limit_reached_error": RateLimitError,
-    "engine_overloaded_error": RateLimitError,
-    "exceeded_current_quota_error": QuotaExceededError,
-    "server_error": InternalServerError,
+
+class ErrorRule(NamedTuple):
+    """How one Moonshot error type is raised."""
+
+    #: The chatplug error class.
+    cls: type[APIStatusError]
+    #: Whether the client retries the request.
+    retried: bool
+    #: The HTTP status Moonshot documents for it.
+    status: int
+
+
+#: Every documented Moonshot ``error.type`` -> how chatplug raises it.
+ERROR_RULES: Mapping[str, ErrorRule] = {
+    "content_filter": ErrorRule(ContentFilterError, False, 400),
+    "invalid_request_error": ErrorRule(BadRequestError, False, 400),
+    "invalid_authentication_error": ErrorRule(AuthenticationError, False, 401),
+    "incorrect_api_key_error": ErrorRule(AuthenticationError, False, 401),
+    "permission_denied_error": ErrorRule(PermissionDeniedError, False, 403),
+    "resource_not_found_error": ErrorRule(NotFoundError, False, 404),
+    "exceeded_current_quota_error": ErrorRule(QuotaExceededError, False, 429),
+    "rate_limit_reached_error": ErrorRule(RateLimitError, True, 429),
+    "engine_overloaded_error": ErrorRule(RateLimitError, True, 429),
+    "server_error": ErrorRule(InternalServerError, True, 500),
+    "unexpected_output": ErrorRule(InternalServerError, True, 500),
 }
 
-# "Invalid request: Your request exceeded model token limit: 8192",
+#: Moonshot ``error.type`` -> the chatplug error class it becomes (before message refinements).
+ERROR_TYPES: Mapping[str, type[APIStatusError]] = {kind: rule.cls for kind, rule in ERROR_RULES.items()}
+
+_CONTEXT_LENGTH_RULE = ErrorRule(ContextLengthError, False, 400)
+_DAILY_LIMIT_RULE = ErrorRule(RateLimitError, False, 429)
+# "request reached TPD rate limit, current:..., limit:..." (tokens per day)
+_DAILY_LIMIT = re.compile(r"\bTPD\b", re.IGNORECASE)
+# "Invalid request: Your request exceeded model token limit: 8192", "Input token length too long",
 # "model max length exceeded, max length:8192", OpenAI's "maximum context length".
 _CONTEXT_LENGTH = re.compile(
-    r"exceeded model token limit|max(?:imum)? (?:context )?length exceeded|maximum context length"
-    r"|context[ _](?:length|window)",
+    r"exceeded model token limit|input token length too long|max(?:imum)? (?:context )?length exceeded"
+    r"|maximum context length|context[ _](?:length|window)",
     re.IGNORECASE,
 )
 # "please try again after 1 seconds"
@@ -63,6 +93,18 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _EPOCH_THRESHOLD = 1_000_000_000
 
 
+def rule_for(kind: str, message: str) -> ErrorRule | None:
+    """The rule for a Moonshot error type and message, or ``None`` for an undocumented type."""
+    rule = ERROR_RULES.get(kind)
+    if rule is None:
+        return None
+    if kind == "invalid_request_error" and _CONTEXT_LENGTH.search(message):
+        return _CONTEXT_LENGTH_RULE
+    if kind == "rate_limit_reached_error" and _DAILY_LIMIT.search(message):
+        return _DAILY_LIMIT_RULE
+    return rule
+
+
 def map_error(status_code: int | None, body: Any, headers: Mapping[str, str]) -> APIStatusError | None:
     """The chatplug error for a Moonshot error body, or ``None`` when the body
     carries no ``error.type`` Moonshot documents (the core's status mapping applies)."""
@@ -72,19 +114,20 @@ def map_error(status_code: int | None, body: Any, headers: Mapping[str, str]) ->
     if not isinstance(error, dict):
         return None
     kind = error.get("type")
-    cls = ERROR_TYPES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
+    if not isinstance(kind, str):
         return None
     message = error.get("message")
     text = str(message) if message is not None else f"{kind} (HTTP {status_code})"
-    if cls is BadRequestError and _CONTEXT_LENGTH.search(text):
-        cls = ContextLengthError
-    return cls(
+    rule = rule_for(kind, text)
+    if rule is None:
+        return None
+    return rule.cls(
         text,
         status_code=status_code,
-        code=str(kind),
+        code=kind,
         body=body,
         headers=dict(headers),
+        retryable=rule.retried,
         retry_after=retry_hint(text, headers),
     )
 
