@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import re
+import sys
 from collections.abc import Callable, Collection
 from typing import Any
 
 from chatplug.plugins import PluginRegistry
 
 __all__ = ["PLUGIN_RUN_ATTRIBUTE", "add_plugin_commands"]
-
-logger = logging.getLogger("chatplug")
 
 #: Where the parsed arguments of a plugin command keep the function that runs it.
 PLUGIN_RUN_ATTRIBUTE = "_chatplug_plugin_run"
@@ -50,4 +48,8 @@ def add_plugin_commands(subparsers: Any, registry: PluginRegistry, taken: Collec
         try:
             impl.function(*[{"add_command": add_command}[arg] for arg in impl.argnames])
         except Exception as error:  # noqa: BLE001 - one broken plugin must not break the command
-            logger.warning("plugin %r could not add its commands: %s: %s", plugin_name, type(error).__name__, error)
+            # the command's logging is not set up yet (the parser is being built): write the warning directly
+            sys.stderr.write(
+                f"chatplug: warning: plugin {plugin_name!r} could not add its commands: {type(error).__name__}: "
+                f"{error}\n"
+            )
