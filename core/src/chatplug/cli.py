@@ -272,6 +272,8 @@ class _Command:
                 def client_for(name: str) -> Any:
                     target = choose_provider(args, self.registry, name)
                     if not isinstance(target, str):
+                        if isinstance(provider, str):  # a provider's key never goes to a plain server
+                            self.registry.resolve_model(name)  # raises ModelNotFoundError, naming the providers
                         return client  # the same plain --base-url server, another model name
                     if target not in by_provider:
                         key = self.stored_key(target)
