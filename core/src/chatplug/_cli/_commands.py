@@ -33,13 +33,13 @@ def _format_exchange(record: dict[str, Any]) -> str:
         head += f"  ({', '.join(facts)})"
     parts = [head, ""]
     if record.get("system"):
-        parts += ["## System", "", record["system"], ""]
-    parts += ["## Prompt", "", record["prompt"], ""]
+        parts += ["## System", "", record["system"].strip("\n"), ""]
+    parts += ["## Prompt", "", record["prompt"].strip("\n"), ""]
     if record.get("reasoning"):
-        parts += ["## Reasoning", "", record["reasoning"], ""]
+        parts += ["## Reasoning", "", record["reasoning"].strip("\n"), ""]
     if record.get("response") is not None:
         title = "## Response (partial)" if record.get("error") else "## Response"
-        parts += [title, "", record["response"], ""]
+        parts += [title, "", record["response"].strip("\n"), ""]
     if record.get("tool_calls"):
         parts += ["## Tool calls", "", json.dumps(record["tool_calls"], ensure_ascii=False, indent=2), ""]
     if record.get("error"):
