@@ -209,8 +209,12 @@ def test_models_json_lists_models_and_prefixes() -> None:
     result = run(["models", "--json", "--provider", "kimi"])
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
+    import chatplug_kimi
+
+    expected_catalog = chatplug_kimi.PROVIDER.model_info("kimi-k2-0905-preview").summary()
+    assert expected_catalog["context_window"] == 262_144  # what Moonshot documents for kimi-k2-0905-preview
     assert rows[0] == {"id": "kimi/kimi-k2-0905-preview", "provider": "kimi", "model": "kimi-k2-0905-preview",
-                       "prefix": False}
+                       "prefix": False, "catalog": json.loads(json.dumps(expected_catalog))}
     assert {"id": "kimi/kimi-*", "provider": "kimi", "model": "kimi-", "prefix": True} in rows
     assert {row["provider"] for row in rows} == {"kimi"}
     everything = json.loads(run(["models", "--json"]).stdout)

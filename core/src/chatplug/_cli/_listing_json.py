@@ -43,7 +43,7 @@ def providers_json(registry: PluginRegistry, environ: Mapping[str, str] = os.env
 
 
 def models_json(registry: PluginRegistry, provider_id: str | None = None) -> list[dict[str, Any]]:
-    """One object per declared model (``"id": "provider/model"``) and per claimed prefix."""
+    """One object per declared model (``"id": "provider/model"``, with its catalog facts) and per claimed prefix."""
     if provider_id is not None:
         providers = [registry.provider(provider_id)]
     else:
@@ -51,7 +51,8 @@ def models_json(registry: PluginRegistry, provider_id: str | None = None) -> lis
     rows: list[dict[str, Any]] = []
     for provider in providers:
         for model in provider.models:
-            rows.append({"id": f"{provider.id}/{model}", "provider": provider.id, "model": model, "prefix": False})
+            rows.append({"id": f"{provider.id}/{model}", "provider": provider.id, "model": model, "prefix": False,
+                         "catalog": provider.model_info(model).summary()})
         for prefix in provider.model_prefixes:
             rows.append({"id": f"{provider.id}/{prefix}*", "provider": provider.id, "model": prefix, "prefix": True})
     return rows
