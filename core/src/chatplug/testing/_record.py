@@ -261,17 +261,25 @@ _TeeDone = Callable[[Exchange], None]
 
 
 class _TeeStream(httpx.SyncByteStream):
-    """A response body that copies each piece into the exchange as the client reads it."""
+    """A response body that copies each piece into the exchange as the client reads it.
+
+    When the client closes the body before its end (chatplug stops reading at
+    an error, or the app breaks out of a stream), the rest is read into the
+    exchange first: a recording holds everything the server sent, not only
+    what the client chose to read.
+    """
 
     def __init__(self, inner: httpx.SyncByteStream, exchange: Exchange, done: _TeeDone) -> None:
         self._inner = inner
+        self._source: Iterator[bytes] | None = None
         self._exchange = exchange
         self._done = done
         self._finished = False
 
     def __iter__(self) -> Iterator[bytes]:
+        self._source = iter(self._inner)
         try:
-            for chunk in self._inner:
+            for chunk in self._source:
                 self._exchange.chunks.append(chunk)
                 yield chunk
         except httpx.HTTPError as exc:
@@ -279,8 +287,21 @@ class _TeeStream(httpx.SyncByteStream):
             raise
         self._exchange.complete = True
 
+    def _read_rest(self) -> None:
+        exchange = self._exchange
+        if self._source is None or exchange.complete or exchange.error is not None:
+            return
+        try:
+            for chunk in self._source:
+                exchange.chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            exchange.error = f"{type(exc).__name__}: {exc}"
+        else:
+            exchange.complete = True
+
     def close(self) -> None:
         try:
+            self._read_rest()
             self._inner.close()
         finally:
             if not self._finished:
@@ -289,17 +310,19 @@ class _TeeStream(httpx.SyncByteStream):
 
 
 class _AsyncTeeStream(httpx.AsyncByteStream):
-    """The asyncio twin of :class:`_TeeStream`."""
+    """The asyncio twin of :class:`_TeeStream` (the rest of a body closed early is read too)."""
 
     def __init__(self, inner: httpx.AsyncByteStream, exchange: Exchange, done: _TeeDone) -> None:
         self._inner = inner
+        self._source: AsyncIterator[bytes] | None = None
         self._exchange = exchange
         self._done = done
         self._finished = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        self._source = self._inner.__aiter__()
         try:
-            async for chunk in self._inner:
+            async for chunk in self._source:
                 self._exchange.chunks.append(chunk)
                 yield chunk
         except httpx.HTTPError as exc:
@@ -307,8 +330,21 @@ class _AsyncTeeStream(httpx.AsyncByteStream):
             raise
         self._exchange.complete = True
 
+    async def _read_rest(self) -> None:
+        exchange = self._exchange
+        if self._source is None or exchange.complete or exchange.error is not None:
+            return
+        try:
+            async for chunk in self._source:
+                exchange.chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            exchange.error = f"{type(exc).__name__}: {exc}"
+        else:
+            exchange.complete = True
+
     async def aclose(self) -> None:
         try:
+            await self._read_rest()
             await self._inner.aclose()
         finally:
             if not self._finished:
