@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from chatplug.errors import (
     APIStatusError,
     ContentFilterError,
@@ -20,13 +22,35 @@ from chatplug.hookspecs import hookimpl
 from chatplug.normalize import IDENTITY, ResponseNormalizer
 from chatplug.provider import Provider
 
+#: The id of the provider record behind ``Client(base_url=...)`` with no ``provider=``.
+PLAIN_ENDPOINT_ID = "custom"
+
+
+@attrs.frozen
+class PlainEndpoint(Provider):
+    """The provider record of ``Client(base_url=...)``: any OpenAI-compatible server,
+    such as a local vLLM, llama.cpp or Ollama.
+
+    It reads no key from the environment, and with no ``api_key=`` it sends no
+    auth header at all (local servers need none); given a key, it sends it as a
+    bearer token. A plugin's own ``chatplug_credentials`` still answers first.
+    """
+
+
+def plain_endpoint(base_url: str) -> PlainEndpoint:
+    """The provider record for an OpenAI-compatible server at ``base_url``."""
+    return PlainEndpoint(id=PLAIN_ENDPOINT_ID, base_url=base_url, name="OpenAI-compatible endpoint")
+
 
 @hookimpl(trylast=True)
 def chatplug_credentials(provider: Provider, api_key: str | None, environ: Mapping[str, str]) -> Mapping[str, str]:
-    """Send the given key, or the first key env var that is set, as a bearer token."""
+    """Send the given key, or the first key env var that is set, as a bearer token;
+    a :class:`PlainEndpoint` given no key sends no auth header."""
     key = api_key
     if not key:
         key = next((environ[name] for name in provider.api_key_env if environ.get(name)), None)
+    if not key and isinstance(provider, PlainEndpoint):
+        return {}
     if not key:
         if provider.api_key_env:
             names = " or ".join(provider.api_key_env)
