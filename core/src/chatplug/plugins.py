@@ -122,16 +122,15 @@ class PluginRegistry:
         return name not in block and (allow is None or name in allow)
 
     def _load_entry_points(self) -> None:
-        from importlib import metadata  # on first use only: `import chatplug` scans nothing
+        from chatplug import _entrypoints  # on first use only: `import chatplug` scans nothing
 
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in _entrypoints.entry_points(ENTRY_POINT_GROUP):
             if not self._allowed(ep.name):
                 logger.debug("plugin %r skipped by %s/%s", ep.name, ENV_ALLOW, ENV_BLOCK)
                 if ep.name not in self._filtered:
                     self._filtered.append(ep.name)
                 continue
-            dist = ep.dist.name if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
+            dist, version = ep.dist_name, ep.dist_version
             if self.pm.has_plugin(ep.name):
                 continue
             try:
