@@ -53,8 +53,13 @@ _SUFFIXES = (".dist-info", ".egg-info")
 
 
 def _normalize(name: str) -> str:
-    """A distribution name as the packaging specs compare it (``Foo_Bar`` == ``foo-bar``)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    """A distribution name as the packaging specs compare it (``Foo_Bar`` == ``foo-bar``):
+    runs of ``-``, ``_`` and ``.`` become one ``-``, lowercased (string methods, not a
+    regular expression: this runs once per installed distribution)."""
+    name = name.lower().replace("_", "-").replace(".", "-")
+    while "--" in name:
+        name = name.replace("--", "-")
+    return name
 
 
 def _standard_layout_only() -> bool:
