@@ -79,13 +79,14 @@ def test_one_plugin_blocked(installed: Path) -> None:
     assert registry.filter_note() == "plugin filtbeta is installed but CHATPLUG_DISABLE_PLUGINS=filtbeta leaves it out"
 
 
-def test_no_plugin_at_all_suggests_commands_that_work(tmp_path: Path) -> None:
+def test_no_plugin_at_all_suggests_no_install_that_cannot_work(tmp_path: Path) -> None:
     registry = chatplug.PluginRegistry(load_entrypoints=False, environ={"XDG_CONFIG_HOME": str(tmp_path)})
     message = registry.no_providers_message()
-    # Each suggested command is one complete, valid pip command (not "pip install a or b").
-    assert "pip install chatplug-glm, pip install chatplug-kimi" in message
-    assert " or chatplug-" not in message
-    assert str(tmp_path / "chatplug" / "providers.toml") in message
+    # The provider distributions are not on a package index: no "pip install chatplug-glm".
+    assert "pip install" not in message
+    assert message.startswith("no providers installed: install a provider plugin (a distribution with a 'chatplug' "
+                              "entry point, such as chatplug-glm or chatplug-kimi from the chatplug sources)")
+    assert message.endswith(f"declare an OpenAI-compatible server in {tmp_path / 'chatplug' / 'providers.toml'}")
     with pytest.raises(chatplug.ModelNotFoundError) as info:
         registry.resolve_model("some-model")
     assert "pass base_url= for any OpenAI-compatible server" in str(info.value)

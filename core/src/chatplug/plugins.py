@@ -283,16 +283,21 @@ class PluginRegistry:
         )
 
     def no_providers_message(self) -> str:
-        """Why there is no provider, and what would give one: never an install
-        suggestion when the plugins are installed but filtered out."""
+        """Why there is no provider, and what would give one.
+
+        It names no ``pip install`` command: the provider distributions are not
+        on a package index, so such a command could not work. When plugins are
+        installed but filtered out, it says that instead.
+        """
         note = self.filter_note()
         if note is not None:
             return f"no providers loaded: {note}"
         from chatplug import config
 
         return (
-            "no providers installed: install a provider plugin (pip install chatplug-glm, "
-            f"pip install chatplug-kimi) or declare a server in {config.config_path(self._environ)}"
+            "no providers installed: install a provider plugin (a distribution with a 'chatplug' entry point, "
+            f"such as chatplug-glm or chatplug-kimi from the chatplug sources), or declare an OpenAI-compatible "
+            f"server in {config.config_path(self._environ)}"
         )
 
     def providers(self) -> dict[str, Provider]:
