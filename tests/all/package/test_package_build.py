@@ -4,7 +4,9 @@
 sdist and, from that sdist, the wheel (``python -m build``, in an isolated
 build environment, as a release would), checks them with ``twine check
 --strict``, installs the wheels in a fresh virtual environment and runs
-``chatplug providers`` from there, outside the repository.
+``chatplug providers`` from there, outside the repository. It also pastes the
+README's one-line set-up command into a shell with another fresh venv first on
+PATH, and checks that it installs and chats (GLM pointed at a loopback server).
 
 It takes about a minute, so outside ``tox -e package`` it is skipped (set
 ``CHATPLUG_BUILD_DISTS=1`` to run it with plain pytest).
@@ -13,6 +15,7 @@ It takes about a minute, so outside ``tox -e package`` it is skipped (set
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -21,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chatplug.testing import FakeServer, Reply
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -112,3 +116,25 @@ def test_wheels_install_in_a_fresh_venv_and_chatplug_providers_lists_both(dist_d
     for provider, wheel in (("glm", wheels[1]), ("kimi", wheels[2])):
         assert rows[provider][1:3] == [f"chatplug-{provider}", wheel.name.split("-")[1]]
     assert "ZAI_API_KEY (not set)" in listing and "MOONSHOT_API_KEY (not set)" in listing
+
+
+def test_the_readme_set_up_command_runs_as_written(tmp_path: Path) -> None:
+    """The README's one-line set-up, pasted into a shell with a fresh venv first on PATH,
+    installs the three distributions and chats (GLM pointed at a loopback server)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- snippet: setup -->\n```bash\n(.+?)\n```", readme, re.DOTALL)
+    assert match is not None, "README.md: the set-up block lost its snippet marker"
+    command = match[1]
+    venv = tmp_path / "venv"
+    _run(sys.executable, "-m", "venv", venv)
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "glm-4.6",
+             "choices": [{"index": 0, "finish_reason": "stop",
+                          "delta": {"role": "assistant", "content": "Hello there, my dear friend!"}}]}
+    with FakeServer() as server:
+        server.add(Reply.sse([chunk]))
+        env = {"PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(tmp_path),
+               "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data"),
+               "NO_COLOR": "1", "ZAI_API_KEY": "sk-readme-0123456789", "ZAI_BASE_URL": server.base_url}
+        output = _run("bash", "-c", command, cwd=ROOT, env=env)
+        assert server.last_request.json()["model"] == "glm-4.6"
+    assert output.endswith("Hello there, my dear friend!\n"), output[-500:]
