@@ -81,13 +81,13 @@ def run_python(code: str, site: Path | None = None, **env: str) -> Any:
 def test_import_chatplug_scans_no_entry_points() -> None:
     result = run_python('''
         import json
-        import importlib.metadata as metadata
+        import chatplug._entrypoints as scanner
         calls = []
-        original = metadata.entry_points
-        def spy(*args, **kwargs):
-            calls.append(kwargs.get("group"))
-            return original(*args, **kwargs)
-        metadata.entry_points = spy
+        original = scanner.entry_points
+        def spy(group):
+            calls.append(group)
+            return original(group)
+        scanner.entry_points = spy
         import chatplug
         import chatplug.testing
         at_import = list(calls)
@@ -105,6 +105,9 @@ def test_isolated_registry_scans_no_entry_points(monkeypatch: pytest.MonkeyPatch
         raise AssertionError("entry points were scanned")
 
     monkeypatch.setattr(metadata, "entry_points", refuse)
+    import chatplug._entrypoints
+
+    monkeypatch.setattr(chatplug._entrypoints, "entry_points", refuse)
     registry = chatplug.PluginRegistry(load_entrypoints=False)
     registry.register(ProviderPlugin(TEST_PROVIDER), "p")
     assert list(registry.providers()) == ["testprov"]

@@ -12,6 +12,20 @@
 
 Importing chatplug is cheap: its modules load on first attribute access
 (PEP 562), and plugins load on first use; nothing scans entry points at import.
+
+How exports work (read this before adding one). A public name is declared in
+three places below, one line each, and imported only when first used:
+
+1. ``from chatplug.<module> import Name`` under ``if TYPE_CHECKING:``, so type
+   checkers and IDEs see the real object;
+2. ``"Name"`` in ``__all__``;
+3. ``"Name": "chatplug.<module>"`` in ``_LOCATIONS``, which ``__getattr__``
+   uses to import the module on first access and cache the name here.
+
+A public submodule (``chatplug.errors``) goes in ``_SUBMODULES`` instead. Never
+import a module at the top of this file: every import here is paid by every
+``import chatplug``. ``tests/core/test_core_startup.py`` checks that the three
+places agree and that ``import chatplug`` loads nothing else.
 """
 
 from typing import TYPE_CHECKING, Any

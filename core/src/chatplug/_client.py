@@ -114,7 +114,9 @@ class _ClientBase:
             _check_base_url(base_url, "base_url")
         self._registry = registry if registry is not None else default_registry()
         if provider is None and base_url is not None:
-            provider = Provider(id="custom", base_url=base_url, name="OpenAI-compatible endpoint")
+            from chatplug._defaults import plain_endpoint  # no key needed: see PlainEndpoint
+
+            provider = plain_endpoint(base_url)
         if isinstance(provider, str):
             provider = self._registry.provider(provider)
         self._provider: Provider | None = provider

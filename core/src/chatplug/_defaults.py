@@ -6,6 +6,7 @@ Registered in every registry as ``chatplug.defaults`` and marked
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,13 +21,56 @@ from chatplug.hookspecs import hookimpl
 from chatplug.normalize import IDENTITY, ResponseNormalizer
 from chatplug.provider import Provider
 
+#: The id of the provider record behind ``Client(base_url=...)`` with no ``provider=``.
+PLAIN_ENDPOINT_ID = "custom"
+
+
+_plain_class: type[Provider] | None = None
+_plain_lock = threading.Lock()
+
+
+def _plain_endpoint_class() -> type[Provider]:
+    """``PlainEndpoint``: made on first use, so a process that never calls
+    ``Client(base_url=...)`` does not pay for building one more attrs class."""
+    global _plain_class
+    with _plain_lock:  # one class per process, or a record made in a racing thread would not be recognised
+        if _plain_class is not None:
+            return _plain_class
+        import attrs
+
+        @attrs.frozen
+        class PlainEndpoint(Provider):
+            """The provider record of ``Client(base_url=...)``: any OpenAI-compatible server,
+            such as a local vLLM, llama.cpp or Ollama.
+
+            It reads no key from the environment, and with no ``api_key=`` it sends no
+            auth header at all (local servers need none); given a key, it sends it as a
+            bearer token. A plugin's own ``chatplug_credentials`` still answers first.
+            """
+
+        _plain_class = PlainEndpoint
+        return _plain_class
+
+
+def plain_endpoint(base_url: str) -> Provider:
+    """The provider record for an OpenAI-compatible server at ``base_url`` (a ``PlainEndpoint``)."""
+    return _plain_endpoint_class()(id=PLAIN_ENDPOINT_ID, base_url=base_url, name="OpenAI-compatible endpoint")
+
+
+def is_plain_endpoint(provider: Provider) -> bool:
+    """Whether ``provider`` is the record :func:`plain_endpoint` made."""
+    return _plain_class is not None and isinstance(provider, _plain_class)
+
 
 @hookimpl(trylast=True)
 def chatplug_credentials(provider: Provider, api_key: str | None, environ: Mapping[str, str]) -> Mapping[str, str]:
-    """Send the given key, or the first key env var that is set, as a bearer token."""
+    """Send the given key, or the first key env var that is set, as a bearer token;
+    a plain endpoint (see :func:`plain_endpoint`) given no key sends no auth header."""
     key = api_key
     if not key:
         key = next((environ[name] for name in provider.api_key_env if environ.get(name)), None)
+    if not key and is_plain_endpoint(provider):
+        return {}
     if not key:
         if provider.api_key_env:
             names = " or ".join(provider.api_key_env)

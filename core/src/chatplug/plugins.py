@@ -96,6 +96,7 @@ class PluginRegistry:
         self._providers: dict[str, Provider] = {}
         self._clashes: dict[str, str] = {}
         self._dists: dict[str, tuple[str | None, str | None]] = {}
+        self._filtered: list[str] = []
 
     # ------------------------------------------------------------- loading
 
@@ -121,14 +122,15 @@ class PluginRegistry:
         return name not in block and (allow is None or name in allow)
 
     def _load_entry_points(self) -> None:
-        from importlib import metadata  # on first use only: `import chatplug` scans nothing
+        from chatplug import _entrypoints  # on first use only: `import chatplug` scans nothing
 
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in _entrypoints.entry_points(ENTRY_POINT_GROUP):
             if not self._allowed(ep.name):
                 logger.debug("plugin %r skipped by %s/%s", ep.name, ENV_ALLOW, ENV_BLOCK)
+                if ep.name not in self._filtered:
+                    self._filtered.append(ep.name)
                 continue
-            dist = ep.dist.name if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
+            dist, version = ep.dist_name, ep.dist_version
             if self.pm.has_plugin(ep.name):
                 continue
             try:
@@ -262,6 +264,42 @@ class PluginRegistry:
         self.load()
         return list(self._failures)
 
+    def filtered_out(self) -> list[str]:
+        """Installed entry-point plugins left unloaded by ``CHATPLUG_PLUGINS`` /
+        ``CHATPLUG_DISABLE_PLUGINS``, by entry-point name."""
+        self.load()
+        return sorted(self._filtered)
+
+    def filter_note(self) -> str | None:
+        """What the plugin filters leave out, e.g. ``"plugin kimi is installed but
+        CHATPLUG_PLUGINS=glm leaves it out"``; ``None`` when nothing is filtered out."""
+        filtered = self.filtered_out()
+        if not filtered:
+            return None
+        settings = [f"{name}={self._environ[name]}" for name in (ENV_ALLOW, ENV_BLOCK) if self._environ.get(name)]
+        which = f"plugin {filtered[0]} is" if len(filtered) == 1 else f"plugins {', '.join(filtered)} are"
+        return f"{which} installed but {' and '.join(settings)} {'leaves' if len(settings) == 1 else 'leave'} " + (
+            "it out" if len(filtered) == 1 else "them out"
+        )
+
+    def no_providers_message(self) -> str:
+        """Why there is no provider, and what would give one.
+
+        It names no ``pip install`` command: the provider distributions are not
+        on a package index, so such a command could not work. When plugins are
+        installed but filtered out, it says that instead.
+        """
+        note = self.filter_note()
+        if note is not None:
+            return f"no providers loaded: {note}"
+        from chatplug import config
+
+        return (
+            "no providers installed: install a provider plugin (a distribution with a 'chatplug' entry point, "
+            f"such as chatplug-glm or chatplug-kimi from the chatplug sources), or declare an OpenAI-compatible "
+            f"server in {config.config_path(self._environ)}"
+        )
+
     def providers(self) -> dict[str, Provider]:
         """Every loaded provider, by id."""
         self.load()
@@ -282,7 +320,13 @@ class PluginRegistry:
         )
 
     def _installed(self) -> str:
-        return ", ".join(sorted(self._providers)) or "none (pip install chatplug-glm or chatplug-kimi)"
+        """The loaded provider ids, with what the plugin filters left out, or why there are none."""
+        note = self.filter_note()
+        if self._providers:
+            return ", ".join(sorted(self._providers)) + (f" ({note})" if note else "")
+        if note:
+            return f"none ({note})"
+        return "none (install a provider plugin, or pass base_url= for any OpenAI-compatible server)"
 
     def resolve_model(self, model: str) -> tuple[Provider, str]:
         """Route ``model`` (``provider/model`` or a bare name) to ``(provider, model name)``.
@@ -297,9 +341,9 @@ class PluginRegistry:
         if len(claimants) == 1:
             return claimants[0], model
         if not claimants:
+            choose = f" Write it as 'provider/{model}' to choose one." if self._providers else ""
             raise ModelNotFoundError(
-                f"no installed provider claims model {model!r}; installed providers: {self._installed()}. "
-                f"Write it as 'provider/{model}' to choose one.",
+                f"no installed provider claims model {model!r}; installed providers: {self._installed()}.{choose}",
                 model=model,
                 providers=tuple(sorted(self._providers)),
             )

@@ -12,9 +12,6 @@ from chatplug.provider import Provider
 
 __all__ = ["print_providers", "print_models", "format_table", "model_row", "MODEL_HEADERS"]
 
-NO_PROVIDERS = "no providers installed: pip install chatplug-glm or chatplug-kimi"
-
-
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Left-aligned columns separated by two spaces, trailing spaces removed."""
     widths = [len(header) for header in headers]
@@ -68,11 +65,13 @@ def print_providers(registry: PluginRegistry, out: TextIO, environ: Mapping[str,
         ]
         out.write("\n".join(format_table(headers, rows)) + "\n")
     else:
-        out.write(NO_PROVIDERS + "\n")
+        out.write(registry.no_providers_message() + "\n")
     if failures:
         out.write("\nplugins that failed to load:\n")
         for failure in failures:
             out.write(f"  {failure}\n")
+    if providers and registry.filter_note():
+        out.write(f"\n{registry.filter_note()}\n")
     out.flush()
 
 
@@ -152,7 +151,7 @@ def print_models(registry: PluginRegistry, out: TextIO, provider_id: str | None 
     else:
         providers = sorted(registry.providers().values(), key=lambda provider: provider.id)
     if not providers:
-        out.write(NO_PROVIDERS + "\n")
+        out.write(registry.no_providers_message() + "\n")
         return
     rows = [model_row(provider, model) for provider in providers for model in provider.models]
     if rows:

@@ -228,7 +228,9 @@ class ProviderConformance:
       installed entry point named ``entry_point`` (default ``provider_id``) in
       the ``chatplug`` group.
     - ``fixtures_dir``: where relative transcript and error paths live;
-      default: ``fixtures/`` next to the subclass's module.
+      default: ``fixtures/`` next to the subclass's module. A relative
+      ``fixtures_dir`` is resolved against that module's folder, not the
+      current directory.
     - ``transcripts``: :class:`Transcript` list; ``error_samples``:
       :class:`ErrorSample` list.
     - ``model``: the model used for generated requests (default: the first
@@ -277,10 +279,9 @@ class ProviderConformance:
         path = Path(path)
         if path.is_absolute():
             return path
-        base = self.fixtures_dir
-        if base is None:
-            base = Path(inspect.getfile(type(self))).parent / "fixtures"
-        return Path(base) / path
+        # A relative fixtures_dir is relative to the test module, not to where pytest runs.
+        here = Path(inspect.getfile(type(self))).parent
+        return here / (self.fixtures_dir if self.fixtures_dir is not None else "fixtures") / path
 
     def _load_plugin(self) -> object:
         if self.plugin is not None:

@@ -1,0 +1,192 @@
+"""A fresh process reaches its first completion without one-time costs it does not need.
+
+Not timed (the machine is noisy; ``benchmarks/bench.py`` reports the times):
+these tests pin down *what* a process loads, so a change that brings a cost
+back fails here. A sync request and a stream load neither cattrs (the public
+converter is built on first access), nor ``importlib.metadata`` (entry points
+are read from the standard ``*.dist-info`` layout), nor asyncio.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import chatplug
+import pytest
+from chatplug import _entrypoints
+from chatplug.testing import FakeServer, Reply
+from core_support import completion_body
+
+CORE_SRC = Path(chatplug.__file__).parent
+
+
+def run_python(code: str, **env: str) -> Any:
+    """Run ``code`` in a fresh interpreter; the JSON it prints last."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("CHATPLUG_")}
+    environ.update(env)
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=environ, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_sync_request_and_a_stream_load_no_cattrs_metadata_or_asyncio(server: FakeServer) -> None:
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "streamed"}, "finish_reason": "stop"}]}
+    server.add(Reply.json(completion_body("whole")), Reply.sse([chunk]))
+    result = run_python(f"""
+        import json, sys
+        import chatplug
+        client = chatplug.Client(base_url={server.base_url!r})
+        whole = client.chat.completions.create(model="m", messages=[{{"role": "user", "content": "hi"}}])
+        with client.chat.completions.create(model="m", messages=[{{"role": "user", "content": "hi"}}],
+                                            stream=True) as stream:
+            streamed = stream.get_final_completion()
+        heavy = ["cattrs", "importlib.metadata", "asyncio", "zipfile", "csv"]
+        print(json.dumps({{"replies": [whole.choices[0].message.content, streamed.choices[0].message.content],
+                           "round_trip": whole.to_dict()["choices"][0]["message"],
+                           "loaded": [name for name in heavy if name in sys.modules]}}))
+    """)
+    assert result["replies"] == ["whole", "streamed"]
+    assert result["round_trip"] == {"role": "assistant", "content": "whole"}
+    assert result["loaded"] == []
+
+
+def test_the_public_converter_is_built_on_first_access_and_then_honoured() -> None:
+    result = run_python("""
+        import json, sys
+        import chatplug
+        from chatplug.types import ChatCompletion, Usage
+        data = {"id": "c1", "object": "chat.completion", "created": 1, "model": "m", "x_extra": 7,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}
+        parsed = chatplug.from_dict(data, ChatCompletion)
+        before = "cattrs" in sys.modules
+        converter = chatplug.converter
+        same = converter.structure(data, ChatCompletion) == parsed
+        round_trip = converter.unstructure(parsed) == data
+        # A hook a third party registers on the converter is used by from_dict from then on.
+        converter.register_structure_hook(Usage, lambda value, _: Usage(prompt_tokens=0, completion_tokens=0,
+                                                                        total_tokens=value["total_tokens"] * 100))
+        hooked = chatplug.from_dict({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}, Usage)
+        try:
+            chatplug.from_dict({"id": 5}, ChatCompletion)
+            refused = None
+        except chatplug.APIResponseValidationError as error:
+            refused = str(error)
+        print(json.dumps({"before": before, "after": "cattrs" in sys.modules, "same": same,
+                          "round_trip": round_trip, "hooked": hooked.total_tokens,
+                          "same_object": converter is chatplug.converter, "refused": refused}))
+    """)
+    assert result["before"] is False and result["after"] is True
+    assert result["same"] and result["round_trip"] and result["same_object"]
+    assert result["hooked"] == 300
+    assert result["refused"].startswith("malformed ChatCompletion data: ChatCompletion.id: expected str, got int")
+
+
+# ------------------------------------------------------------ entry points
+
+
+@pytest.mark.parametrize("group", ["chatplug", "console_scripts", "pytest11"])
+def test_entry_point_scan_agrees_with_importlib_metadata(group: str) -> None:
+    scanned = _entrypoints._scan(group)
+    assert scanned == _entrypoints._from_importlib(group)
+    assert _entrypoints.entry_points(group) == scanned  # this environment takes the fast path
+
+
+def _dist(site: Path, dist: str, version: str, lines: Iterable[str], group: str = "chatplug") -> None:
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n\nbody: x\n")
+    (info / "entry_points.txt").write_text(f"[other]\nnope = nowhere\n\n[{group}]\n" + "\n".join(lines) + "\n")
+
+
+def test_first_distribution_on_sys_path_shadows_later_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _dist(tmp_path / "first", "cp-shadow-test", "2.0", ["shadowed = cp_new_module"])
+    _dist(tmp_path / "second", "CP_Shadow.Test", "1.0", ["shadowed = cp_old_module", "extra = cp_old_extra"])
+    monkeypatch.syspath_prepend(str(tmp_path / "second"))
+    monkeypatch.syspath_prepend(str(tmp_path / "first"))
+    found = [ep for ep in _entrypoints.entry_points("chatplug") if ep.dist_name and "shadow" in ep.dist_name.lower()]
+    assert found == [_entrypoints.EntryPoint("shadowed", "cp_new_module", "cp-shadow-test", "2.0")]
+    assert found == [ep for ep in _entrypoints._from_importlib("chatplug") if ep.name == "shadowed"]
+
+
+def test_a_zip_on_sys_path_falls_back_to_importlib_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "plugins.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("cp_zipped-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: cp-zipped\nVersion: 1.0\n")
+        zipped.writestr("cp_zipped-1.0.dist-info/entry_points.txt", "[chatplug]\nzipped = cp_zipped_module\n")
+    monkeypatch.syspath_prepend(str(archive))
+    found = [ep for ep in _entrypoints.entry_points("chatplug") if ep.name == "zipped"]
+    assert found == [_entrypoints.EntryPoint("zipped", "cp_zipped_module", "cp-zipped", "1.0")]
+
+
+def test_a_finder_that_supplies_distributions_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Finder:
+        def find_spec(self, *args: object) -> None:
+            return None
+
+        def find_distributions(self, *args: object) -> list[object]:
+            return []
+
+    monkeypatch.setattr(sys, "meta_path", [Finder(), *sys.meta_path])
+    used: list[str] = []
+
+    def from_importlib(group: str) -> list[_entrypoints.EntryPoint]:
+        used.append(group)
+        return []
+
+    monkeypatch.setattr(_entrypoints, "_from_importlib", from_importlib)
+    assert _entrypoints.entry_points("chatplug") == []
+    assert used == ["chatplug"]
+
+
+def test_entry_point_values_load_like_importlib_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "cp_load_target.py").write_text("class Outer:\n    class Inner:\n        value = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "cp_load_target", raising=False)
+    assert _entrypoints.EntryPoint("a", "cp_load_target:Outer.Inner [extra]", None, None).load().value == 42
+    assert _entrypoints.EntryPoint("b", "cp_load_target", None, None).load().__name__ == "cp_load_target"
+    with pytest.raises(ValueError, match="malformed value"):
+        _entrypoints.EntryPoint("c", "not a module!", None, None).load()
+
+
+# ---------------------------------------------------------- lazy exports
+
+
+def _type_checking_imports() -> dict[str, str]:
+    """name -> module of the imports under ``if TYPE_CHECKING:`` in chatplug/__init__.py."""
+    tree = ast.parse((CORE_SRC / "__init__.py").read_text(encoding="utf-8"))
+    block = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
+    return {alias.name: node.module or "" for node in block.body if isinstance(node, ast.ImportFrom)
+            for alias in node.names}
+
+
+def test_every_export_is_declared_in_the_three_places_and_resolves() -> None:
+    """Adding an export means three lines (see the top of chatplug/__init__.py); this finds a missing one."""
+    locations: dict[str, str] = chatplug._LOCATIONS
+    assert _type_checking_imports() == locations
+    assert set(chatplug.__all__) == {"__version__", *locations}
+    assert len(chatplug.__all__) == len(set(chatplug.__all__))
+    for name, module in locations.items():
+        assert getattr(chatplug, name) is getattr(sys.modules[module], name), name
+
+
+def test_import_chatplug_loads_only_the_package_itself() -> None:
+    loaded = run_python("""
+        import json, sys
+        before = set(sys.modules)
+        import chatplug
+        print(json.dumps(sorted(name for name in set(sys.modules) - before if name.startswith(("chatplug", "attr",
+              "cattrs", "httpx", "pluggy")))))
+    """)
+    assert loaded == ["chatplug", "chatplug._version"]
