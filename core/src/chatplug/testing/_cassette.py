@@ -502,8 +502,8 @@ class Cassette:
         _PATCHES.pop(self)
         if self._env is not None:
             self._env.close()
-        if self.recorded or (self.record_mode == "all" and exc_type is None):
-            self.save()
+        if self.recorded or (self.record_mode == "all" and exc_type is None and not self.errors):
+            self.save()  # a failed "all" session (even one whose app caught the mismatch) keeps the old file
 
     async def __aenter__(self) -> Cassette:
         return self.__enter__()
