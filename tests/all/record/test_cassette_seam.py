@@ -330,3 +330,37 @@ def test_a_note_left_by_a_request_that_was_never_sent_is_not_reused(tmp_path: Pa
             httpx.post(server.url + "/elsewhere", json={})
         assert httpx.post(server.url + "/elsewhere", json={}).json() == {"plain": "httpx"}  # claimed once only
         assert [request.path for request in server.requests] == ["/other", "/elsewhere"]
+
+
+class _KeyInDefaultHeaders:
+    """A host app that sends its key itself, in ``default_headers``: its credentials hook adds none,
+    so the observer event shows the header as is and only the outgoing auth header reveals the key."""
+
+    @chatplug.hookimpl
+    def chatplug_providers(self) -> chatplug.Provider:
+        return chatplug.Provider(id="selfkeyed", base_url="http://127.0.0.1:9/v1", models=("self-1",))
+
+    @chatplug.hookimpl(tryfirst=True)
+    def chatplug_credentials(self, provider: chatplug.Provider) -> dict[str, str] | None:
+        return {} if provider.id == "selfkeyed" else None
+
+
+def test_the_key_is_taken_from_the_outgoing_auth_header_itself(tmp_path: Path) -> None:
+    path = tmp_path / "selfkeyed.json"
+    registry = chatplug.PluginRegistry(load_entrypoints=False)
+    registry.register(_KeyInDefaultHeaders(), name="selfkeyed")
+    with FakeServer(responder=_echo_everything) as server:
+        with (
+            use_cassette(path, record_mode="once", registries=[registry]),
+            chatplug.Client(registry=registry, provider="selfkeyed", base_url=server.base_url, max_retries=0,
+                            default_headers={"Authorization": f"Bearer {SECRET_KEY}"}) as client,
+        ):
+            live = client.chat.completions.create(model="self-1", messages=MESSAGES).choices[0].message.content
+        assert _auth(server.last_request) == f"Bearer {SECRET_KEY}"
+    assert live is not None and SECRET_KEY in live
+    text = path.read_text(encoding="utf-8")
+    assert SECRET_KEY not in text
+    [interaction] = json.loads(text)["interactions"]
+    assert "authorization" not in interaction["request"]["headers"]
+    echoed = json.loads(json.loads(interaction["response"]["body"])["choices"][0]["message"]["content"])
+    assert echoed["authorization"] == "***"  # the provider's echo of the whole header value, scrubbed
