@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -124,20 +125,27 @@ def test_a_fallback_records_both_models_of_one_call_and_replays_them(
     assert replay.play_counts == [1, 1]
 
 
+def _answer_by_prompt(request: RecordedRequest) -> Reply:
+    """A completion answering the request's own prompt (so concurrent replies cannot be swapped unseen)."""
+    content = request.json()["messages"][0]["content"]
+    return Reply.json({"id": content, "object": "chat.completion", "created": 1, "model": "glm-4.5",
+                       "choices": [{"index": 0, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": f"re: {content}"}}]},
+                      delay_before_headers=0.01)
+
+
 def test_threads_each_tag_their_own_attempts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One client shared by threads: each attempt's note lives in its own thread's context."""
     path = tmp_path / "threads.json"
     monkeypatch.setenv("ZAI_API_KEY", SECRET_KEY)
     prompts = [f"question {n}" for n in range(6)]
 
-    def answer(request: RecordedRequest) -> Reply:
-        content = request.json()["messages"][0]["content"]
-        return Reply.json({"id": content, "object": "chat.completion", "created": 1, "model": "glm-4.5",
-                           "choices": [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": f"re: {content}"}}]})
-
     def ask_all(base_url: str) -> list[str]:
-        with chatplug.Client(provider="glm", base_url=base_url, max_retries=0) as client, \
+        def pause(request: httpx.Request) -> None:
+            time.sleep(0.01)  # between chatplug_on_request and the transport: lets the other threads announce theirs
+
+        with httpx.Client(event_hooks={"request": [pause]}) as http, \
+                chatplug.Client(provider="glm", base_url=base_url, http_client=http, max_retries=0) as client, \
                 ThreadPoolExecutor(max_workers=3) as pool:
             def ask(prompt: str) -> str:
                 reply = client.chat.completions.create(model="glm-4.5",
@@ -145,7 +153,37 @@ def test_threads_each_tag_their_own_attempts(tmp_path: Path, monkeypatch: pytest
                 return reply.choices[0].message.content or ""
             return list(pool.map(ask, prompts))
 
-    with FakeServer(responder=answer) as server:
+    with FakeServer(responder=_answer_by_prompt) as server:
+        with use_cassette(path, record_mode="once"):
+            assert ask_all(server.base_url) == [f"re: {prompt}" for prompt in prompts]
+        url = server.base_url
+    monkeypatch.delenv("ZAI_API_KEY")
+    with use_cassette(path) as replay:
+        assert ask_all(url) == [f"re: {prompt}" for prompt in prompts]
+    assert replay.play_counts == [1] * len(prompts)
+
+
+def test_concurrent_tasks_each_tag_their_own_attempts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One async client, several calls in flight at once: each task's note lives in its own context."""
+    path = tmp_path / "tasks.json"
+    monkeypatch.setenv("ZAI_API_KEY", SECRET_KEY)
+    prompts = [f"task {n}" for n in range(6)]
+
+    def ask_all(base_url: str) -> list[str]:
+        async def run() -> list[str]:
+            async def pause(request: httpx.Request) -> None:
+                await asyncio.sleep(0.01)  # between chatplug_on_request and the transport: the other tasks run
+
+            async with httpx.AsyncClient(event_hooks={"request": [pause]}) as http, \
+                    chatplug.AsyncClient(provider="glm", base_url=base_url, http_client=http, max_retries=0) as client:
+                async def ask(prompt: str) -> str:
+                    reply = await client.chat.completions.create(model="glm-4.5",
+                                                                 messages=[{"role": "user", "content": prompt}])
+                    return reply.choices[0].message.content or ""
+                return list(await asyncio.gather(*(ask(prompt) for prompt in prompts)))
+        return asyncio.run(run())
+
+    with FakeServer(responder=_answer_by_prompt) as server:
         with use_cassette(path, record_mode="once"):
             assert ask_all(server.base_url) == [f"re: {prompt}" for prompt in prompts]
         url = server.base_url
