@@ -310,8 +310,10 @@ def test_plain_httpx_to_a_providers_chat_url_is_refused_other_paths_pass(
     with FakeServer(default=Reply.json({"plain": "httpx"})) as server:
         monkeypatch.setenv("ZAI_BASE_URL", server.base_url)
         with use_cassette(path):
-            with pytest.raises(CassetteMismatch, match="it goes to glm's URL"):
-                httpx.post(server.base_url + "/chat/completions?x=1", json={"model": "glm-4.5"})
+            with pytest.raises(CassetteMismatch, match="it goes to glm's URL") as failure:
+                httpx.post(server.url.replace("http://", "http://user:hunter22@") + "/v1/chat/completions?key=x",
+                           json={"model": "glm-4.5"})
+            assert f"(POST {server.base_url}/chat/completions; it goes" in str(failure.value)  # no user info, no query
             assert httpx.get(server.base_url + "/models").json() == {"plain": "httpx"}
         assert [request.path for request in server.requests] == ["/v1/models"]
 

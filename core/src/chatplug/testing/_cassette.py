@@ -243,7 +243,8 @@ _TAGGER = _Tagger()
 
 
 def _no_query(url: httpx.URL) -> httpx.URL:
-    return url.copy_with(query=None, fragment=None)
+    """``url`` without its query, fragment and user info: what a request is matched on, and safe to show."""
+    return url.copy_with(query=None, fragment=None, userinfo=b"")
 
 
 class _Patches:
@@ -271,23 +272,20 @@ class _Patches:
             if not self.active:
                 self._install()
             self.active.append(cassette)
+            cassette._watching = watched
 
     def pop(self, cassette: Cassette) -> None:
         with self.lock:
             self.active.remove(cassette)
             if not self.active:
                 self._uninstall()
-            for registry in cassette.watched_registries():
+            for registry in cassette._watching:  # the ones registered on entry, whatever changed since
                 self._unwatch(registry)
+            cassette._watching = []
 
     def current(self) -> Cassette | None:
         with self.lock:
             return self.active[-1] if self.active else None
-
-    def registries(self) -> list[PluginRegistry]:
-        """Every registry the observer is registered on."""
-        with self.lock:
-            return [registry for registry, _ in self.watched.values()]
 
     def _watch(self, registry: PluginRegistry) -> None:
         _, count = self.watched.get(id(registry), (registry, 0))
@@ -437,6 +435,7 @@ class Cassette:
         self._existed = False
         self._secrets: set[str] = set()
         self._env: contextlib.ExitStack | None = None
+        self._watching: list[PluginRegistry] = []
         self._load()
 
     def __repr__(self) -> str:
@@ -578,7 +577,7 @@ class Cassette:
 
     def _provider_at(self, url: httpx.URL) -> str | None:
         """The id of the watched provider whose chat completions URL ``url`` is, if any."""
-        for registry in self.watched_registries():
+        for registry in self._watching or self.watched_registries():
             try:
                 providers = registry.providers().values()
             except Exception:  # noqa: BLE001 - a broken registry knows no URL; the User-Agent check still applies
