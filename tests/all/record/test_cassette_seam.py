@@ -23,6 +23,8 @@ from chatplug.testing import CassetteMismatch, FakeServer, Reply, _cassette, use
 from chatplug.testing._server import RecordedRequest
 from record_support import FIXTURES, MESSAGES, SECRET_KEY
 
+pytest_plugins = ["pytester"]
+
 GLM_STREAM = (FIXTURES / "glm-stream-reasoning-glm45.sse").read_bytes()
 KIMI_STREAM = (FIXTURES / "kimi-stream-k2-0905.sse").read_bytes()
 TOOL_CALL = (FIXTURES / "glm-nonstream-tool-call.json").read_bytes()
@@ -404,3 +406,50 @@ def test_the_key_is_taken_from_the_outgoing_auth_header_itself(tmp_path: Path) -
     assert "authorization" not in interaction["request"]["headers"]
     echoed = json.loads(json.loads(interaction["response"]["body"])["choices"][0]["message"]["content"])
     assert echoed["authorization"] == "***"  # the provider's echo of the whole header value, scrubbed
+
+
+# --------------------------------------------------------------------- the pytest marker
+
+REGISTRY_APP = '''
+import os
+
+import chatplug
+import pytest
+
+
+class LocalModels:
+    @chatplug.hookimpl
+    def chatplug_providers(self):
+        return chatplug.Provider(id="local", base_url=os.environ["APP_BASE_URL"], models=("local-1",),
+                                 api_key_env=("LOCAL_API_KEY",))
+
+
+REGISTRY = chatplug.PluginRegistry(load_entrypoints=False)
+REGISTRY.register(LocalModels(), name="local-models")
+
+
+@pytest.mark.chatplug_cassette(registries=[REGISTRY])
+def test_local(chatplug_cassette):
+    with chatplug.Client(registry=REGISTRY, max_retries=0) as client:
+        reply = client.chat.completions.create(model="local-1", messages=[{"role": "user", "content": "Hi"}])
+    assert reply.choices[0].finish_reason == "tool_calls"
+'''
+
+
+def test_the_marker_names_a_registry_and_replay_needs_no_key_for_its_providers(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHATPLUG_RECORD", raising=False)
+    monkeypatch.delenv("LOCAL_API_KEY", raising=False)
+    pytester.makeconftest('pytest_plugins = ["chatplug.testing"]')
+    pytester.makepyfile(test_app=REGISTRY_APP)
+    cassette = pytester.path / "cassettes" / "test_app" / "test_local.json"
+    with FakeServer() as server:
+        monkeypatch.setenv("APP_BASE_URL", server.base_url)
+        monkeypatch.setenv("LOCAL_API_KEY", SECRET_KEY)
+        server.add(Reply.json(TOOL_CALL))
+        pytester.runpytest("-q", "--chatplug-record=once").assert_outcomes(passed=1)
+        assert _auth(server.last_request) == f"Bearer {SECRET_KEY}"
+    assert SECRET_KEY not in cassette.read_text(encoding="utf-8")
+    assert json.loads(cassette.read_text(encoding="utf-8"))["interactions"][0]["provider"] == "local"
+    monkeypatch.delenv("LOCAL_API_KEY")  # the server is gone, and no key: the registry's provider gets a placeholder
+    pytester.runpytest("-q").assert_outcomes(passed=1)

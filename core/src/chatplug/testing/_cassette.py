@@ -511,20 +511,19 @@ class Cassette:
                         tb: TracebackType | None) -> None:
         self.__exit__(exc_type, exc, tb)
 
-    @staticmethod
-    def _set_placeholder_keys(stack: contextlib.ExitStack) -> None:
-        """Give each installed provider with no key set a placeholder, so clients build with no real key."""
-        from chatplug.plugins import default_registry
-
-        try:
-            providers = default_registry().providers().values()
-        except Exception:  # noqa: BLE001 - a broken plugin is the app's business; replay still works with keys
-            return
-        for provider in providers:
-            if provider.api_key_env and not any(os.environ.get(name) for name in provider.api_key_env):
-                name = provider.api_key_env[0]
-                os.environ[name] = PLACEHOLDER_KEY
-                stack.callback(os.environ.pop, name, None)
+    def _set_placeholder_keys(self, stack: contextlib.ExitStack) -> None:
+        """Give each provider of a watched registry with no key set a placeholder, so clients build with no
+        real key."""
+        for registry in self.watched_registries():
+            try:
+                providers = registry.providers().values()
+            except Exception:  # noqa: BLE001 - a broken plugin is the app's business; replay still works with keys
+                continue
+            for provider in providers:
+                if provider.api_key_env and not any(os.environ.get(name) for name in provider.api_key_env):
+                    name = provider.api_key_env[0]
+                    os.environ[name] = PLACEHOLDER_KEY
+                    stack.callback(os.environ.pop, name, None)
 
     def watched_registries(self) -> list[PluginRegistry]:
         """The registries whose clients this cassette intercepts: the default one and ``registries``."""
