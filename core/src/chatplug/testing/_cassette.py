@@ -11,12 +11,20 @@
         ...
 
 Only chatplug's own calls are intercepted, wherever the app builds its
-client: while a cassette is active, each ``chat.completions.create`` tags its
-request, and the tagged requests are answered at the httpx transport
-(``httpx.HTTPTransport`` / ``AsyncHTTPTransport``) from the cassette, or sent
-and recorded. Every other httpx request passes through untouched. Streams are
-stored event by event and replayed event by event, so the app's streaming code
-runs as it would live. Keys and auth headers never reach the file.
+client. The cassette uses chatplug's public observer hook, not its internals:
+while a cassette is active, an observer plugin is registered on the default
+plugin registry (and on any ``registries=`` given); its
+``chatplug_on_request`` (called for every attempt, right before that attempt's
+request is sent, in the same thread or asyncio task) notes the attempt's
+provider, model and URL in a :class:`contextvars.ContextVar`. The patched
+httpx transport (``httpx.HTTPTransport`` / ``AsyncHTTPTransport``) claims that
+note for the request it is about to send, and answers it from the cassette, or
+sends and records it. Every other httpx request passes through untouched,
+except one that looks like chatplug's but carries no note (see
+:meth:`Cassette.untagged_problem`): it fails with :class:`CassetteMismatch`
+and is never sent. Streams are stored event by event and replayed event by
+event, so the app's streaming code runs as it would live. Keys and auth
+headers never reach the file.
 
 Record modes (nothing is ever recorded unless one is asked for):
 
@@ -32,20 +40,20 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import itertools
+import contextvars
 import json
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import httpx
 
+from chatplug.hookspecs import hookimpl
 from chatplug.testing._record import (
-    CALL_TAG_HEADER,
     Exchange,
     ScrubbedExchange,
     _AsyncTeeStream,
@@ -54,6 +62,10 @@ from chatplug.testing._record import (
     secret_parts,
     start_exchange,
 )
+
+if TYPE_CHECKING:
+    from chatplug.events import RequestEvent
+    from chatplug.plugins import PluginRegistry
 
 __all__ = [
     "CASSETTE_FORMAT",
@@ -193,66 +205,132 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+#: The name the cassette's observer plugin is registered under.
+TAGGER_NAME = "chatplug.testing.cassette"
+#: How chatplug's own requests introduce themselves (``chatplug/<version> httpx/<version>``).
+_CHATPLUG_USER_AGENT = "chatplug/"
+
+
+@attrs.define
+class _Note:
+    """What the observer learned about the attempt about to be sent in this context."""
+
+    cassette: Cassette
+    event: RequestEvent
+    claimed: bool = False
+
+
+#: The attempt announced to ``chatplug_on_request`` and not yet claimed by the transport, per thread / task.
+_NOTE: contextvars.ContextVar[_Note | None] = contextvars.ContextVar("chatplug_cassette_note", default=None)
+
+
+class _Tagger:
+    """The observer plugin a cassette registers: notes each attempt for the patched transport.
+
+    It only reads the public :class:`~chatplug.RequestEvent`; chatplug calls it
+    right before it sends the attempt, in the same thread or asyncio task.
+    """
+
+    @hookimpl
+    def chatplug_on_request(self, request: RequestEvent) -> None:
+        """Note this attempt in the current context for the transport to claim."""
+        cassette = _PATCHES.current()
+        if cassette is not None:
+            _NOTE.set(_Note(cassette=cassette, event=request))
+
+
+_TAGGER = _Tagger()
+
+
+def _no_query(url: httpx.URL) -> httpx.URL:
+    """``url`` without its query, fragment and user info: what a request is matched on, and safe to show."""
+    return url.copy_with(query=None, fragment=None, userinfo=b"")
+
+
 class _Patches:
-    """The process-wide hooks a cassette needs, installed while at least one cassette is active."""
+    """The process-wide hooks a cassette needs, installed while at least one cassette is active:
+    the transport patches, and the observer plugin on each registry an active cassette watches."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.active: list[Cassette] = []
         self.saved: dict[str, Any] = {}
+        #: id(registry) -> (registry, how many active cassettes watch it)
+        self.watched: dict[int, tuple[PluginRegistry, int]] = {}
 
     def push(self, cassette: Cassette) -> None:
         with self.lock:
+            watched: list[PluginRegistry] = []
+            try:
+                for registry in cassette.watched_registries():
+                    self._watch(registry)
+                    watched.append(registry)
+            except BaseException:
+                for registry in watched:
+                    self._unwatch(registry)
+                raise
             if not self.active:
                 self._install()
             self.active.append(cassette)
+            cassette._watching = watched
 
     def pop(self, cassette: Cassette) -> None:
         with self.lock:
             self.active.remove(cassette)
             if not self.active:
                 self._uninstall()
+            for registry in cassette._watching:  # the ones registered on entry, whatever changed since
+                self._unwatch(registry)
+            cassette._watching = []
 
     def current(self) -> Cassette | None:
         with self.lock:
             return self.active[-1] if self.active else None
 
-    def _install(self) -> None:
-        from chatplug._client import _ClientBase
+    def _watch(self, registry: PluginRegistry) -> None:
+        _, count = self.watched.get(id(registry), (registry, 0))
+        if count == 0:
+            registry.register(_TAGGER, name=TAGGER_NAME)
+        self.watched[id(registry)] = (registry, count + 1)
 
-        prepare = _ClientBase._prepare
+    def _unwatch(self, registry: PluginRegistry) -> None:
+        _, count = self.watched[id(registry)]
+        if count > 1:
+            self.watched[id(registry)] = (registry, count - 1)
+            return
+        del self.watched[id(registry)]
+        registry.unregister(_TAGGER)
+
+    def _install(self) -> None:
         handle = httpx.HTTPTransport.handle_request
         handle_async = httpx.AsyncHTTPTransport.handle_async_request
-        self.saved = {"prepare": prepare, "handle": handle, "handle_async": handle_async}
+        self.saved = {"handle": handle, "handle_async": handle_async}
         patches = self
-
-        def tagged_prepare(client: Any, model: str, messages: Any, stream: bool, kwargs: dict[str, Any]) -> Any:
-            plan = prepare(client, model, messages, stream, kwargs)
-            cassette = patches.current()
-            if cassette is not None:
-                plan.headers[CALL_TAG_HEADER] = cassette._tag(plan)
-            return plan
 
         def handle_request(transport: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
             cassette = patches.current()
-            if cassette is None or CALL_TAG_HEADER not in request.headers:
+            if cassette is None:
                 return handle(transport, request)
-            return cassette._handle(request, lambda: handle(transport, request))
+            call = cassette._claim(request)
+            if call is None:
+                cassette._refuse_untagged(request)
+                return handle(transport, request)
+            return cassette._handle(request, call, lambda: handle(transport, request))
 
         async def handle_async_request(transport: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
             cassette = patches.current()
-            if cassette is None or CALL_TAG_HEADER not in request.headers:
+            if cassette is None:
                 return await handle_async(transport, request)
-            return await cassette._handle_async(request, lambda: handle_async(transport, request))
+            call = cassette._claim(request)
+            if call is None:
+                cassette._refuse_untagged(request)
+                return await handle_async(transport, request)
+            return await cassette._handle_async(request, call, lambda: handle_async(transport, request))
 
-        setattr(_ClientBase, "_prepare", tagged_prepare)  # noqa: B010 - a patch, undone on the last exit
-        setattr(httpx.HTTPTransport, "handle_request", handle_request)  # noqa: B010
+        setattr(httpx.HTTPTransport, "handle_request", handle_request)  # noqa: B010 - a patch, undone on the last exit
         setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async_request)  # noqa: B010
 
     def _uninstall(self) -> None:
-        from chatplug._client import _ClientBase
-
-        setattr(_ClientBase, "_prepare", self.saved["prepare"])  # noqa: B010
         setattr(httpx.HTTPTransport, "handle_request", self.saved["handle"])  # noqa: B010
         setattr(httpx.AsyncHTTPTransport, "handle_async_request", self.saved["handle_async"])  # noqa: B010
 
@@ -262,11 +340,36 @@ _PATCHES = _Patches()
 
 @attrs.frozen
 class _Call:
+    """One attempt, as claimed by the transport: who it is for and what to scrub."""
+
     provider: str
     model: str
     stream: bool
     auth_header: str
     secrets: tuple[str, ...]
+
+
+def _request_secrets(request: httpx.Request, event: RequestEvent) -> tuple[str, ...]:
+    """Every credential in the request as it goes out, with its parts (see :func:`secret_parts`).
+
+    The provider's auth header value (with its scheme, ``Bearer``, taken off),
+    and each header the observer event shows redacted (any header a
+    ``chatplug_credentials`` hook returned): the event's headers are the
+    request's with each credential replaced, so a value that differs is one.
+    """
+    provider = event.provider
+    values: list[str] = []
+    auth = request.headers.get(provider.auth_header, "")
+    if auth:
+        values.append(auth)
+        for scheme in {provider.auth_scheme, "Bearer"}:
+            key = auth[len(scheme) + 1:].strip() if scheme and auth.lower().startswith(scheme.lower() + " ") else ""
+            if len(key) >= 8:  # as secret_parts: a short fragment would scrub every place it occurs
+                values.append(key)
+    shown = {name.lower(): value for name, value in event.headers.items()}
+    values.extend(value for name, value in request.headers.multi_items()
+                  if name.lower() in shown and shown[name.lower()] != value)
+    return secret_parts(values)
 
 
 class _ReplayStream(httpx.SyncByteStream):
@@ -300,11 +403,15 @@ class Cassette:
     - ``matcher``: ``f(recorded, sent) -> list of differences`` used instead
       of the rules above (an empty list is a match).
     - ``allow_repeats``: a recorded call may answer more than one request.
+    - ``registries``: plugin registries of clients built with
+      ``Client(registry=...)``; the cassette watches their calls too (the
+      default registry is always watched).
     """
 
     def __init__(self, path: str | Path, *, record_mode: RecordMode | str = "none",
                  match_on: Sequence[str] = DEFAULT_MATCH_ON, ignore_body_fields: Sequence[str] = (),
-                 matcher: Matcher | None = None, allow_repeats: bool = False) -> None:
+                 matcher: Matcher | None = None, allow_repeats: bool = False,
+                 registries: Sequence[PluginRegistry] = ()) -> None:
         if record_mode not in RECORD_MODES:
             raise ValueError(f"record_mode={record_mode!r}; expected one of {', '.join(RECORD_MODES)}")
         unknown = [key for key in match_on if key not in _MATCH_KEYS]
@@ -316,6 +423,7 @@ class Cassette:
         self.ignore_body_fields = tuple(ignore_body_fields)
         self.matcher = matcher
         self.allow_repeats = allow_repeats
+        self.registries = tuple(registries)
         self.interactions: list[Interaction] = []
         #: How many times each recorded interaction was played.
         self.play_counts: list[int] = []
@@ -323,12 +431,11 @@ class Cassette:
         self.recorded: list[Interaction] = []
         #: Mismatch messages raised in this session (the pytest fixture fails the test on them).
         self.errors: list[str] = []
-        self._calls: dict[str, _Call] = {}
-        self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._existed = False
         self._secrets: set[str] = set()
         self._env: contextlib.ExitStack | None = None
+        self._watching: list[PluginRegistry] = []
         self._load()
 
     def __repr__(self) -> str:
@@ -382,7 +489,11 @@ class Cassette:
         self._env = contextlib.ExitStack()
         if self.record_mode == "none" or (self.record_mode == "once" and self._existed):
             self._set_placeholder_keys(self._env)
-        _PATCHES.push(self)
+        try:
+            _PATCHES.push(self)
+        except BaseException:
+            self._env.close()
+            raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -390,8 +501,8 @@ class Cassette:
         _PATCHES.pop(self)
         if self._env is not None:
             self._env.close()
-        if self.recorded or (self.record_mode == "all" and exc_type is None):
-            self.save()
+        if self.recorded or (self.record_mode == "all" and exc_type is None and not self.errors):
+            self.save()  # a failed "all" session (even one whose app caught the mismatch) keeps the old file
 
     async def __aenter__(self) -> Cassette:
         return self.__enter__()
@@ -400,32 +511,90 @@ class Cassette:
                         tb: TracebackType | None) -> None:
         self.__exit__(exc_type, exc, tb)
 
-    @staticmethod
-    def _set_placeholder_keys(stack: contextlib.ExitStack) -> None:
-        """Give each installed provider with no key set a placeholder, so clients build with no real key."""
+    def _set_placeholder_keys(self, stack: contextlib.ExitStack) -> None:
+        """Give each provider of a watched registry with no key set a placeholder, so clients build with no
+        real key."""
+        for registry in self.watched_registries():
+            try:
+                providers = registry.providers().values()
+            except Exception:  # noqa: BLE001 - a broken plugin is the app's business; replay still works with keys
+                continue
+            for provider in providers:
+                if provider.api_key_env and not any(os.environ.get(name) for name in provider.api_key_env):
+                    name = provider.api_key_env[0]
+                    os.environ[name] = PLACEHOLDER_KEY
+                    stack.callback(os.environ.pop, name, None)
+
+    def watched_registries(self) -> list[PluginRegistry]:
+        """The registries whose clients this cassette intercepts: the default one and ``registries``."""
         from chatplug.plugins import default_registry
 
-        try:
-            providers = default_registry().providers().values()
-        except Exception:  # noqa: BLE001 - a broken plugin is the app's business; replay still works with keys
-            return
-        for provider in providers:
-            if provider.api_key_env and not any(os.environ.get(name) for name in provider.api_key_env):
-                name = provider.api_key_env[0]
-                os.environ[name] = PLACEHOLDER_KEY
-                stack.callback(os.environ.pop, name, None)
+        found: dict[int, PluginRegistry] = {}
+        for registry in (default_registry(), *self.registries):
+            found.setdefault(id(registry), registry)
+        return list(found.values())
 
     # ------------------------------------------------------------- requests
 
-    def _tag(self, plan: Any) -> str:
-        token = str(next(self._counter))
-        secrets = secret_parts([*plan.secrets, *(v for k, v in plan.headers.items()
-                                                 if k.lower() == plan.provider.auth_header.lower())])
+    def _claim(self, request: httpx.Request) -> _Call | None:
+        """The attempt the observer noted for ``request`` in this thread / task, taken once; None if none was."""
+        note = _NOTE.get()
+        if note is None or note.claimed or note.cassette is not self:
+            return None
+        event = note.event
+        if request.method != event.method or _no_query(request.url) != _no_query(httpx.URL(event.url)):
+            return None  # the note is for another request (this one is the app's own traffic)
+        note.claimed = True
+        _NOTE.set(None)
+        secrets = _request_secrets(request, event)
         with self._lock:
-            self._calls[token] = _Call(provider=plan.provider.id, model=plan.model, stream=plan.stream,
-                                       auth_header=plan.provider.auth_header, secrets=secrets)
-            self._secrets.update(s for s in secrets if s != PLACEHOLDER_KEY)
-        return token
+            self._secrets.update(secret for secret in secrets if secret != PLACEHOLDER_KEY)
+        return _Call(provider=event.provider.id, model=event.model, stream=event.stream,
+                     auth_header=event.provider.auth_header, secrets=secrets)
+
+    def untagged_problem(self, request: httpx.Request) -> str | None:
+        """Why ``request``, which no ``chatplug_on_request`` announced, may not be sent; None if it may.
+
+        A request is refused when it looks like a chatplug call: it carries
+        chatplug's ``User-Agent``, or it goes to ``<base URL>/chat/completions``
+        of a provider of a watched registry (its default URL, a named endpoint,
+        or its base-URL variable). Anything else is the app's own traffic and
+        passes through.
+        """
+        url = _no_query(request.url)
+        from_chatplug = request.headers.get("user-agent", "").startswith(_CHATPLUG_USER_AGENT)
+        provider = self._provider_at(url)
+        if not from_chatplug and provider is None:
+            return None
+        seen = f"it goes to {provider}'s URL" if provider else "it has chatplug's User-Agent"
+        return (f"cassette {self.path}: a chatplug request reached the network layer without being announced to "
+                f"the cassette ({request.method} {url}; {seen}), so it can be neither matched nor recorded; "
+                f"it was not sent.\n  the cassette learns of each attempt through the chatplug_on_request hook "
+                f"of the client's plugin registry: a client built with Client(registry=...) needs "
+                f"use_cassette(..., registries=[that registry]); otherwise see the log for "
+                f"'chatplug observer {TAGGER_NAME}.chatplug_on_request raised'")
+
+    def _provider_at(self, url: httpx.URL) -> str | None:
+        """The id of the watched provider whose chat completions URL ``url`` is, if any."""
+        for registry in self._watching or self.watched_registries():
+            try:
+                providers = registry.providers().values()
+            except Exception:  # noqa: BLE001 - a broken registry knows no URL; the User-Agent check still applies
+                continue
+            for provider in providers:
+                bases = {provider.base_url, *provider.endpoints.values()}
+                with contextlib.suppress(Exception):
+                    bases.add(provider.resolve_base_url(None, os.environ))
+                for base in bases:
+                    with contextlib.suppress(httpx.InvalidURL):
+                        if httpx.URL(base.rstrip("/") + "/chat/completions") == url:
+                            return provider.id
+        return None
+
+    def _refuse_untagged(self, request: httpx.Request) -> None:
+        problem = self.untagged_problem(request)
+        if problem is not None:
+            raise self._fail(problem)
 
     def _sent(self, request: httpx.Request, call: _Call) -> SentRequest:
         try:
@@ -485,12 +654,6 @@ class Cassette:
                               headers=list(interaction.response.get("headers", {}).items()),
                               stream=stream, request=request)
 
-    def _prepared(self, request: httpx.Request) -> tuple[_Call, SentRequest]:
-        token = request.headers.pop(CALL_TAG_HEADER)
-        with self._lock:
-            call = self._calls[token]
-        return call, self._sent(request, call)
-
     def _fail(self, message: str) -> CassetteMismatch:
         self.errors.append(message)
         return CassetteMismatch(message)
@@ -505,8 +668,8 @@ class Cassette:
                 self.recorded.append(Interaction.from_exchange(exchange.scrubbed(call.auth_header, call.secrets)))
         return keep
 
-    def _handle(self, request: httpx.Request, send: Callable[[], httpx.Response]) -> httpx.Response:
-        call, sent = self._prepared(request)
+    def _handle(self, request: httpx.Request, call: _Call, send: Callable[[], httpx.Response]) -> httpx.Response:
+        sent = self._sent(request, call)
         reason = ""
         if self.replaying:
             index, reason = self._find(sent)
@@ -519,8 +682,8 @@ class Cassette:
         assert isinstance(response.stream, httpx.SyncByteStream)
         return _teed(request, response, exchange, _TeeStream(response.stream, exchange, self._done(call)))
 
-    async def _handle_async(self, request: httpx.Request, send: Callable[[], Any]) -> httpx.Response:
-        call, sent = self._prepared(request)
+    async def _handle_async(self, request: httpx.Request, call: _Call, send: Callable[[], Any]) -> httpx.Response:
+        sent = self._sent(request, call)
         reason = ""
         if self.replaying:
             index, reason = self._find(sent)
@@ -536,7 +699,8 @@ class Cassette:
 
 def use_cassette(path: str | Path, *, record_mode: RecordMode | str | None = None,
                  match_on: Sequence[str] = DEFAULT_MATCH_ON, ignore_body_fields: Sequence[str] = (),
-                 matcher: Matcher | None = None, allow_repeats: bool = False) -> Cassette:
+                 matcher: Matcher | None = None, allow_repeats: bool = False,
+                 registries: Sequence[PluginRegistry] = ()) -> Cassette:
     """A :class:`Cassette` to use with ``with`` (or ``async with``) in any test runner.
 
     ``record_mode`` defaults to the ``CHATPLUG_RECORD`` environment variable,
@@ -544,4 +708,4 @@ def use_cassette(path: str | Path, *, record_mode: RecordMode | str | None = Non
     """
     mode = record_mode if record_mode is not None else os.environ.get("CHATPLUG_RECORD") or "none"
     return Cassette(path, record_mode=mode, match_on=match_on, ignore_body_fields=ignore_body_fields,
-                    matcher=matcher, allow_repeats=allow_repeats)
+                    matcher=matcher, allow_repeats=allow_repeats, registries=registries)
