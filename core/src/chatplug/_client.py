@@ -57,6 +57,9 @@ USER_AGENT = f"chatplug/{__version__} httpx/{httpx.__version__}"
 _call_ids = itertools.count(1)
 _NOT_GIVEN: Any = object()
 
+#: Header names whose values are credentials whatever set them: never shown to observers, scrubbed from errors.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"})
+
 
 class _Secret:
     """Holds an API key; its repr and str never show it."""
@@ -257,9 +260,12 @@ class _ClientBase:
             check_extra_headers(provider, extra_headers)
             headers.update(extra_headers)
         headers.update(credentials or {})
-        secrets = tuple(value for value in (credentials or {}).values() if value)
+        # A key can arrive by any route (a credentials hook, default_headers, extra_headers): redact
+        # by header name as well as by source, and scrub every such value from errors.
+        sensitive = {name.lower() for name in (credentials or {})} | {provider.auth_header.lower()} | CREDENTIAL_HEADERS
+        secrets = tuple(value for key, value in headers.items() if value and key.lower() in sensitive)
         secret_parts = tuple(part for value in secrets for part in value.split() if len(part) >= 8)
-        redacted = {key: (REDACTED if key in (credentials or {}) else value) for key, value in headers.items()}
+        redacted = {key: (REDACTED if key.lower() in sensitive else value) for key, value in headers.items()}
         normalizer = hook.chatplug_response_normalizer(provider=provider, model=name, stream=stream)
         plan = CallPlan(
             call_id=next(_call_ids),
