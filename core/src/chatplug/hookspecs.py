@@ -134,8 +134,12 @@ def chatplug_on_start(request: RequestEvent) -> None:
 def chatplug_on_request(request: RequestEvent) -> None:
     """Observe a request about to be sent (once per attempt).
 
-    ``request.headers`` has its credentials redacted. An observer that raises
-    is logged and ignored: it never breaks the call or the other observers.
+    It is called in the thread (or asyncio task) that sends the attempt, right
+    before the HTTP request goes out, so context variables set here are seen
+    by the HTTP transport (the testing kit's cassettes rely on this).
+    ``request.headers`` has every credential header redacted, whatever set it.
+    An observer that raises is logged and ignored: it never breaks the call or
+    the other observers.
     """
 
 
