@@ -422,7 +422,7 @@ def run_chain(
         last = index == last_index
         plan: CallPlan | None = None
         gate: Gate | None = None
-        finished = False
+        reading_ahead = False
         try:
             plan = client._prepare(model, messages, stream, kwargs)
             if state.call_id is None:
@@ -434,7 +434,7 @@ def run_chain(
             gate.announce, state.started = not state.started, True
             result = client._send(plan, gate)
             if stream and not last:
-                finished = True  # a stream that fails reports its own end
+                reading_ahead = True  # a failure before the first chunk is the chain's to report
                 result = _read_ahead(result)  # type: ignore[arg-type]
             return result
         except ChatplugError as error:
@@ -444,6 +444,8 @@ def run_chain(
                 (io_done and falls_over(error, context_length=client._fallback_on_context_length))
                 or (not io_done and not _stops_before_io(error))
             )
+            if reading_ahead and gate is not None and gate.last_event is not None and isinstance(error, APIError):
+                notify(client.registry.hook.chatplug_on_error, request=gate.last_event, error=error, will_retry=goes_on)
             if io_done and gate is not None:
                 state.plan, state.event = plan, gate.last_event
             if goes_on:
@@ -451,7 +453,7 @@ def run_chain(
                             type(error).__name__, chain[index + 1])
                 continue
             final = state.final_error()
-            if state.started and not (finished and io_done):
+            if state.started:
                 if state.event is not None and state.plan is not None:
                     client._finish(state.plan, state.event, None, final)
                 elif plan is not None:  # started, but no model got as far as a request
@@ -474,7 +476,7 @@ async def arun_chain(
         last = index == last_index
         plan: CallPlan | None = None
         gate: Gate | None = None
-        finished = False
+        reading_ahead = False
         try:
             plan = client._prepare(model, messages, stream, kwargs)
             if state.call_id is None:
@@ -486,7 +488,7 @@ async def arun_chain(
             gate.announce, state.started = not state.started, True
             result = await client._send(plan, gate)
             if stream and not last:
-                finished = True
+                reading_ahead = True  # a failure before the first chunk is the chain's to report
                 result = await _aread_ahead(result)  # type: ignore[arg-type]
             return result
         except ChatplugError as error:
@@ -496,6 +498,8 @@ async def arun_chain(
                 (io_done and falls_over(error, context_length=client._fallback_on_context_length))
                 or (not io_done and not _stops_before_io(error))
             )
+            if reading_ahead and gate is not None and gate.last_event is not None and isinstance(error, APIError):
+                notify(client.registry.hook.chatplug_on_error, request=gate.last_event, error=error, will_retry=goes_on)
             if io_done and gate is not None:
                 state.plan, state.event = plan, gate.last_event
             if goes_on:
@@ -503,7 +507,7 @@ async def arun_chain(
                             type(error).__name__, chain[index + 1])
                 continue
             final = state.final_error()
-            if state.started and not (finished and io_done):
+            if state.started:
                 if state.event is not None and state.plan is not None:
                     client._finish(state.plan, state.event, None, final)
                 elif plan is not None:  # started, but no model got as far as a request
@@ -516,21 +520,44 @@ async def arun_chain(
 
 def _read_ahead(stream: Stream) -> Stream:
     """Read a stream's first chunk before handing the stream over, so that a
-    failure before it can still fall over. The chunk is replayed first."""
+    failure before it can still fall over. The chunk is replayed first.
+
+    Meanwhile the stream does not report its own end: a chatplug error before
+    the first chunk is reported by the chain (which may go on to the next
+    model), so observers see one ``chatplug_on_finish`` per call."""
+    state = stream._state
+    state.finished = True
     guarded = _guard(stream, None)
     try:
         first = next(guarded)
-    except StopIteration:
-        return stream
+    except ChatplugError:
+        raise
+    except BaseException:  # StopIteration, cancelled, a hook raised: the stream reports its end itself
+        state.finished = False
+        state.finish()
+        if state.error is None:
+            return stream
+        raise
+    state.finished = False
     guarded.push_back(first)
     return stream
 
 
 async def _aread_ahead(stream: AsyncStream) -> AsyncStream:
+    """The async twin of :func:`_read_ahead`."""
+    state = stream._state
+    state.finished = True
     guarded = _aguard(stream, None)
     try:
         first = await guarded.__anext__()
-    except StopAsyncIteration:
-        return stream
+    except ChatplugError:
+        raise
+    except BaseException:
+        state.finished = False
+        state.finish()
+        if state.error is None:
+            return stream
+        raise
+    state.finished = False
     guarded.push_back(first)
     return stream

@@ -1,0 +1,135 @@
+"""Review fixes for fallbacks: observers see each call end exactly once, and a
+failure that falls over is reported as one that goes on (sync and async)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import chatplug
+import pytest
+from chatplug.testing import FakeServer, Reply
+from core_support import MESSAGES, AsyncSleepRecorder, SleepRecorder, chunk
+
+KEY_A = "sk-aaaa-review-key-0123456789"
+KEY_B = "sk-bbbb-review-key-9876543210"
+
+
+class Providers:
+    def __init__(self, url_a: str, url_b: str) -> None:
+        self.a = chatplug.Provider(id="aprov", base_url=url_a, model_prefixes=("a-",))
+        self.b = chatplug.Provider(id="bprov", base_url=url_b, model_prefixes=("b-",))
+
+    @chatplug.hookimpl
+    def chatplug_providers(self) -> list[chatplug.Provider]:
+        return [self.a, self.b]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.started: list[int] = []
+        self.requests: list[chatplug.RequestEvent] = []
+        self.errors: list[tuple[str, bool]] = []
+        self.finished: list[tuple[chatplug.ChatCompletion | None, BaseException | None]] = []
+
+    @chatplug.hookimpl
+    def chatplug_on_start(self, request: chatplug.RequestEvent) -> None:
+        self.started.append(request.call_id)
+
+    @chatplug.hookimpl
+    def chatplug_on_request(self, request: chatplug.RequestEvent) -> None:
+        self.requests.append(request)
+
+    @chatplug.hookimpl
+    def chatplug_on_error(self, error: chatplug.APIError, will_retry: bool) -> None:
+        self.errors.append((type(error).__name__, will_retry))
+
+    @chatplug.hookimpl
+    def chatplug_on_finish(self, completion: chatplug.ChatCompletion | None, error: BaseException | None) -> None:
+        self.finished.append((completion, error))
+
+
+@pytest.fixture
+def server_b() -> Iterator[FakeServer]:
+    with FakeServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def two(server: FakeServer, server_b: FakeServer, recorder: Recorder) -> chatplug.PluginRegistry:
+    reg = chatplug.PluginRegistry(load_entrypoints=False)
+    reg.register(Providers(server.base_url, server_b.base_url), "two-providers")
+    reg.register(recorder, "recorder")
+    return reg
+
+
+def make_client(registry: chatplug.PluginRegistry, **options: Any) -> chatplug.Client:
+    client = chatplug.Client(api_key={"aprov": KEY_A, "bprov": KEY_B}, registry=registry, **options)
+    client._sleep = SleepRecorder()
+    return client
+
+
+def make_aclient(registry: chatplug.PluginRegistry, **options: Any) -> chatplug.AsyncClient:
+    client = chatplug.AsyncClient(api_key={"aprov": KEY_A, "bprov": KEY_B}, registry=registry, **options)
+    client._sleep = AsyncSleepRecorder()
+    return client
+
+
+def stream_reply(text: str) -> Reply:
+    return Reply.sse([chunk({"role": "assistant", "content": text}), chunk({}, finish_reason="stop")])
+
+
+def cut_before_first_chunk() -> Reply:
+    return Reply.sse([chunk({"content": "never seen"})], close_after_bytes=10)
+
+
+def test_a_stream_that_falls_over_before_its_first_chunk_finishes_the_call_once(
+    two: chatplug.PluginRegistry, server: FakeServer, server_b: FakeServer, recorder: Recorder
+) -> None:
+    server.add(cut_before_first_chunk())
+    server_b.add(stream_reply("from b"))
+    with make_client(two, max_retries=0) as client, client.chat.completions.create(
+        model="a-1", messages=MESSAGES, stream=True, fallbacks=["b-1"]
+    ) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == "from b"
+    assert len(recorder.started) == 1
+    assert recorder.errors == [("StreamInterruptedError", True)]
+    assert len(recorder.finished) == 1
+    assert recorder.finished[0][1] is None
+    assert recorder.finished[0][0] is not None and recorder.finished[0][0].choices[0].message.content == "from b"
+
+
+@pytest.mark.anyio
+async def test_async_a_stream_that_falls_over_before_its_first_chunk_finishes_the_call_once(
+    two: chatplug.PluginRegistry, server: FakeServer, server_b: FakeServer, recorder: Recorder
+) -> None:
+    server.add(cut_before_first_chunk())
+    server_b.add(stream_reply("from b"))
+    async with make_aclient(two, max_retries=0) as client:
+        stream = await client.chat.completions.create(model="a-1", messages=MESSAGES, stream=True, fallbacks=["b-1"])
+        async with stream:
+            final = await stream.get_final_completion()
+    assert final.choices[0].message.content == "from b"
+    assert len(recorder.started) == 1
+    assert recorder.errors == [("StreamInterruptedError", True)]
+    assert len(recorder.finished) == 1
+    assert recorder.finished[0][1] is None
+
+
+def test_a_stream_whose_every_model_fails_before_a_chunk_finishes_the_call_once(
+    two: chatplug.PluginRegistry, server: FakeServer, server_b: FakeServer, recorder: Recorder
+) -> None:
+    server.add(cut_before_first_chunk())
+    server_b.add(cut_before_first_chunk())
+    with make_client(two, max_retries=0) as client, pytest.raises(chatplug.StreamInterruptedError) as caught, \
+            client.chat.completions.create(model="a-1", messages=MESSAGES, stream=True, fallbacks=["b-1"]) as stream:
+        list(stream)
+    assert len(recorder.started) == 1
+    assert recorder.errors == [("StreamInterruptedError", True), ("StreamInterruptedError", False)]
+    assert [error for _, error in recorder.finished] == [caught.value]
