@@ -639,11 +639,15 @@ class Limiter:
                         permit.release()
                         return None, max(0.0, reset - time.time()), rule.describe(provider, model)
                     reservations.append(_Reservation(item, scope, tokens, time.time()))
-            for rule in rules:
-                if rule.rpm is not None:
+            # Every rpm window is tested before any is hit: a moving-window hit cannot be
+            # taken back, so a request refused by one limit must not count against another.
+            for test_only in (True, False):
+                for rule in rules:
+                    if rule.rpm is None:
+                        continue
                     item = windows.item("requests", rule.rpm, rule.window)
                     scope = rule.scope(provider, model, fingerprint)
-                    if not windows.requests.hit(item, scope):
+                    if not (windows.requests.test(item, scope) if test_only else windows.requests.hit(item, scope)):
                         reset = windows.requests.get_window_stats(item, scope).reset_time
                         permit.settle(0)
                         permit.release()
@@ -719,12 +723,16 @@ class Limiter:
                         await permit.arelease()
                         return None, max(0.0, stats.reset_time - time.time()), rule.describe(provider, model)
                     reservations.append(_Reservation(item, scope, tokens, time.time()))
-            for rule in rules:
-                if rule.rpm is not None:
+            for test_only in (True, False):  # every window tested before any is hit (see _try)
+                for rule in rules:
+                    if rule.rpm is None:
+                        continue
                     assert windows is not None
                     item = windows.item("requests", rule.rpm, rule.window)
                     scope = rule.scope(provider, model, fingerprint)
-                    if not await windows.requests.hit(item, scope):
+                    room = await (windows.requests.test(item, scope) if test_only
+                                  else windows.requests.hit(item, scope))
+                    if not room:
                         stats = await windows.requests.get_window_stats(item, scope)
                         await permit.asettle(0)
                         await permit.arelease()
