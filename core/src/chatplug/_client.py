@@ -19,7 +19,13 @@ import httpx
 
 from chatplug._fallback import Gate, Ticket, arun_chain, check_fallbacks, run_chain
 from chatplug._keypool import KeyPool, KeySpec, as_pool
-from chatplug._request import build_payload, check_extra_headers, checked_query, encode_payload
+from chatplug._request import (
+    build_payload,
+    check_credentials,
+    check_extra_headers,
+    checked_query,
+    encode_payload,
+)
 from chatplug._streaming import AsyncStream, Stream, StreamProcessor
 from chatplug._transport import (
     REDACTED,
@@ -245,6 +251,7 @@ class _ClientBase:
             api_key=pool.peek(provider.id) if pool else self._api_key.get() if self._api_key else None,
             environ=os.environ,
         )
+        check_credentials(provider, credentials)
         url = f"{base_url}/chat/completions"
         warn_insecure(url)
         headers = {

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from chatplug._keypool import KeyPool, describe, removes_key, rests_key
+from chatplug._request import check_credentials
 from chatplug._transport import CallPlan, notify, retry_delay
 from chatplug.errors import (
     AllModelsFailedError,
@@ -144,6 +145,7 @@ class Gate:
         key, fingerprint = pool.take(self.provider_id)
         plan = self.plan
         credentials = plan.hook.chatplug_credentials(provider=plan.provider, api_key=key, environ=os.environ)
+        check_credentials(plan.provider, credentials)
         plan.headers = {**plan.headers, **(credentials or {})}
         return fingerprint
 

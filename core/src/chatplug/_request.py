@@ -18,7 +18,9 @@ from chatplug.events import Adjustment
 from chatplug.provider import Limits, Provider
 from chatplug.types import WireObject
 
-__all__ = ["build_payload", "check_extra_headers", "check_limits", "checked_query", "encode_payload"]
+__all__ = [
+    "build_payload", "check_credentials", "check_extra_headers", "check_limits", "checked_query", "encode_payload",
+]
 
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
@@ -246,6 +248,26 @@ def check_extra_headers(provider: Provider, extra_headers: Any) -> None:
         raise InvalidRequestError(
             f"{provider.id}: extra_headers must be a dict of header names to string values",
             param="extra_headers",
+            provider=provider.id,
+        )
+
+
+def check_credentials(provider: Provider, credentials: Mapping[str, str] | None) -> None:
+    """Refuse a credential header that HTTP cannot carry (a key with a stray newline,
+    a non-ASCII character), before any I/O and without showing the key: httpx and
+    h11 would fail later with errors that quote the whole header value."""
+    for name, value in (credentials or {}).items():
+        if isinstance(value, str) and value.isascii() and value.isprintable():
+            continue
+        if not isinstance(value, str):
+            what = f"is a {type(value).__name__}, not a string"
+        else:
+            position = next(i for i, char in enumerate(value) if not (char.isascii() and char.isprintable()))
+            what = f"has a character HTTP headers cannot carry (U+{ord(value[position]):04X} at position {position})"
+        raise InvalidRequestError(
+            f"{provider.id}: the {name} header made from the API key {what}; "
+            "check the key for a stray newline, space or quote copied along with it",
+            param="api_key",
             provider=provider.id,
         )
 

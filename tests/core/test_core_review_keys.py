@@ -1,0 +1,81 @@
+"""Review fixes for keys: a key HTTP cannot carry (a stray newline, a non-ASCII
+character) is refused before any I/O, and neither the error, its repr, its
+traceback nor its chained causes show the key (sync and async, one key or a pool)."""
+
+from __future__ import annotations
+
+import traceback
+
+import chatplug
+import pytest
+from chatplug.testing import FakeServer, Reply
+from core_support import MESSAGES, completion_body
+
+SECRET = "sk-review-secret-0123456789abcdef"
+BAD_KEYS = [SECRET + "\n", SECRET[:10] + "\u00e9" + SECRET[10:], SECRET + "\u200b"]
+IDS = ["trailing-newline", "non-ascii", "zero-width-space"]
+
+
+class Started:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    @chatplug.hookimpl
+    def chatplug_on_start(self, request: chatplug.RequestEvent) -> None:
+        self.events.append("start")
+
+    @chatplug.hookimpl
+    def chatplug_on_finish(self, request: chatplug.RequestEvent) -> None:
+        self.events.append("finish")
+
+
+def shows_no_key(error: BaseException) -> None:
+    text = "".join(traceback.format_exception(error)) + repr(error) + repr(error.args)
+    assert "review-secret" not in text
+    assert error.__cause__ is None and error.__context__ is None
+
+
+@pytest.mark.parametrize("key", BAD_KEYS, ids=IDS)
+def test_a_key_http_cannot_carry_is_refused_before_any_io(
+    key: str, server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    observer = Started()
+    registry.register(observer, "started")
+    server.default = Reply.json(completion_body())
+    with chatplug.Client(provider="testprov", api_key=key, base_url=server.base_url, registry=registry) as client, \
+            pytest.raises(chatplug.InvalidRequestError, match="API key has a character") as caught:
+        client.chat.completions.create(model="m", messages=MESSAGES)
+    assert caught.value.param == "api_key"
+    shows_no_key(caught.value)
+    assert server.requests == []
+    assert observer.events == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("key", BAD_KEYS, ids=IDS)
+async def test_async_a_key_http_cannot_carry_is_refused_before_any_io(
+    key: str, server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    server.default = Reply.json(completion_body())
+    async with chatplug.AsyncClient(provider="testprov", api_key=key, base_url=server.base_url,
+                                    registry=registry) as client:
+        with pytest.raises(chatplug.InvalidRequestError, match="API key has a character") as caught:
+            await client.chat.completions.create(model="m", messages=MESSAGES)
+    shows_no_key(caught.value)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("key", BAD_KEYS, ids=IDS)
+def test_a_pool_refuses_such_a_key_when_it_is_built(key: str) -> None:
+    with pytest.raises(chatplug.InvalidRequestError, match="key number 1 of the pool has a character") as caught:
+        chatplug.KeyPool(["sk-review-good-key-0000000000", key])
+    shows_no_key(caught.value)
+
+
+def test_a_key_with_inner_spaces_in_its_header_is_still_sent(
+    server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    server.add(Reply.json(completion_body()))
+    with chatplug.Client(provider="testprov", api_key=SECRET, base_url=server.base_url, registry=registry) as client:
+        client.chat.completions.create(model="m", messages=MESSAGES)
+    assert server.requests[0].headers["authorization"] == f"Bearer {SECRET}"
