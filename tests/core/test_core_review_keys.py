@@ -79,3 +79,37 @@ def test_a_key_with_inner_spaces_in_its_header_is_still_sent(
     with chatplug.Client(provider="testprov", api_key=SECRET, base_url=server.base_url, registry=registry) as client:
         client.chat.completions.create(model="m", messages=MESSAGES)
     assert server.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+
+
+POOL = ["sk-review-pool-first-000000001", "sk-review-pool-second-00000002"]
+
+
+def test_a_retry_on_the_next_key_after_a_removal_does_not_use_up_max_retries(
+    server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    server.add(Reply.error(401, {"error": {"message": "bad key"}}), Reply.error(503, "busy"),
+               Reply.json(completion_body("third time")))
+    with chatplug.Client(provider="testprov", api_key=POOL, base_url=server.base_url, registry=registry,
+                         max_retries=1) as client:
+        client._sleep = lambda seconds: None
+        reply = client.chat.completions.create(model="m", messages=MESSAGES)
+    assert reply.choices[0].message.content == "third time"
+    assert [r.headers["authorization"].removeprefix("Bearer ") for r in server.requests] == [POOL[0], POOL[1], POOL[1]]
+
+
+@pytest.mark.anyio
+async def test_async_a_retry_on_the_next_key_after_a_removal_does_not_use_up_max_retries(
+    server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    server.add(Reply.error(401, {"error": {"message": "bad key"}}), Reply.error(503, "busy"),
+               Reply.json(completion_body("third time")))
+    async with chatplug.AsyncClient(provider="testprov", api_key=POOL, base_url=server.base_url, registry=registry,
+                                    max_retries=1) as client:
+
+        async def no_wait(seconds: float) -> None:
+            return None
+
+        client._sleep = no_wait
+        reply = await client.chat.completions.create(model="m", messages=MESSAGES)
+    assert reply.choices[0].message.content == "third time"
+    assert len(server.requests) == 3

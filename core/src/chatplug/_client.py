@@ -334,9 +334,10 @@ class _ClientBase:
 
     def _should_retry(
         self, plan: CallPlan, attempt: int, error: APIError, event: Any, gate: Gate | None = None,
-        switch_key: bool = False,
+        switch_key: bool = False, switches: int = 0,
     ) -> float | None:
-        will_retry = (error.retryable and attempt < self.max_retries) or switch_key
+        # A retry on another key of a pool after a key was taken out does not count against max_retries.
+        will_retry = (error.retryable and attempt - switches < self.max_retries) or switch_key
         falls_over = not will_retry and gate is not None and gate.will_fall_over(error)
         notify(plan.hook.chatplug_on_error, request=event, error=error, will_retry=will_retry or falls_over)
         if not will_retry:
@@ -563,7 +564,7 @@ class Client(_ClientBase):
         http = self.http_client
         if gate is None or gate.announce:  # once per call, not once per fallback model
             self._start(plan)
-        attempt = 0
+        attempt = switches = 0
         while True:
             try:
                 ticket = gate.begin(attempt) if gate is not None else None
@@ -599,7 +600,8 @@ class Client(_ClientBase):
             except APIError as error:
                 plan.scrub_error(error)
                 switch = gate.failed(ticket, error) if gate is not None and ticket is not None else False
-                delay = self._should_retry(plan, attempt, error, event, gate, switch)
+                delay = self._should_retry(plan, attempt, error, event, gate, switch, switches)
+                switches += switch
                 if delay is None:
                     if gate is None or not gate.defer_finish:
                         self._finish(plan, event, None, error)
@@ -709,7 +711,7 @@ class AsyncClient(_ClientBase):
         http = self.http_client
         if gate is None or gate.announce:  # once per call, not once per fallback model
             self._start(plan)
-        attempt = 0
+        attempt = switches = 0
         while True:
             try:
                 ticket = await gate.abegin(attempt) if gate is not None else None
@@ -745,7 +747,8 @@ class AsyncClient(_ClientBase):
             except APIError as error:
                 plan.scrub_error(error)
                 switch = await gate.afailed(ticket, error) if gate is not None and ticket is not None else False
-                delay = self._should_retry(plan, attempt, error, event, gate, switch)
+                delay = self._should_retry(plan, attempt, error, event, gate, switch, switches)
+                switches += switch
                 if delay is None:
                     if gate is None or not gate.defer_finish:
                         self._finish(plan, event, None, error)
