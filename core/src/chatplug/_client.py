@@ -259,7 +259,9 @@ class _ClientBase:
             "Content-Type": "application/json",
             "Accept": "text/event-stream" if stream else "application/json",
         }
-        headers.update(self.default_headers)
+        if self.default_headers:
+            check_extra_headers(provider, self.default_headers, "default_headers")
+            headers.update(self.default_headers)
         if extra_headers:
             check_extra_headers(provider, extra_headers)
             headers.update(extra_headers)

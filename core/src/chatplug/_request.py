@@ -240,16 +240,28 @@ def _json_ok(value: Any) -> bool:
     return True
 
 
-def check_extra_headers(provider: Provider, extra_headers: Any) -> None:
-    """Reject extra_headers that are not a dict of header names to strings."""
+def check_extra_headers(provider: Provider, extra_headers: Any, param: str = "extra_headers") -> None:
+    """Reject extra_headers that are not a dict of header names to strings HTTP can carry."""
     if not isinstance(extra_headers, Mapping) or not all(
         isinstance(key, str) and isinstance(value, str) for key, value in extra_headers.items()
     ):
         raise InvalidRequestError(
-            f"{provider.id}: extra_headers must be a dict of header names to string values",
-            param="extra_headers",
+            f"{provider.id}: {param} must be a dict of header names to string values",
+            param=param,
             provider=provider.id,
         )
+    for name, value in extra_headers.items():
+        for text in (name, value):
+            if text.isascii() and text.isprintable():
+                continue
+            bad = next(i for i, char in enumerate(text) if not (char.isascii() and char.isprintable()))
+            where = "name" if text is name else "value"
+            raise InvalidRequestError(  # the value is not shown: it may be a credential
+                f"{provider.id}: the {where} of {param}[{name.encode('ascii', 'backslashreplace').decode()!r}] "
+                f"has a character HTTP headers cannot carry (U+{ord(text[bad]):04X} at position {bad})",
+                param=param,
+                provider=provider.id,
+            )
 
 
 def check_credentials(provider: Provider, credentials: Mapping[str, str] | None) -> None:
