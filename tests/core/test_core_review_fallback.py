@@ -133,3 +133,63 @@ def test_a_stream_whose_every_model_fails_before_a_chunk_finishes_the_call_once(
     assert len(recorder.started) == 1
     assert recorder.errors == [("StreamInterruptedError", True), ("StreamInterruptedError", False)]
     assert [error for _, error in recorder.finished] == [caught.value]
+
+
+class BrokenForB:
+    """A plugin whose payload hook has a bug that only shows for model b-1."""
+
+    @chatplug.hookimpl
+    def chatplug_prepare_payload(self, provider: chatplug.Provider, model: str, payload: dict[str, Any]) -> None:
+        if model == "b-1":
+            raise RuntimeError("plugin bug")
+
+
+def test_a_plugin_bug_while_preparing_a_fallback_still_finishes_the_call_once(
+    two: chatplug.PluginRegistry, server: FakeServer, server_b: FakeServer, recorder: Recorder
+) -> None:
+    two.register(BrokenForB(), "broken")
+    server.add(Reply.error(503, "down"))
+    with make_client(two, max_retries=0) as client, pytest.raises(RuntimeError, match="plugin bug") as caught:
+        client.chat.completions.create(model="a-1", messages=MESSAGES, fallbacks=["b-1"])
+    assert len(recorder.started) == 1
+    assert [error for _, error in recorder.finished] == [caught.value]
+    assert server_b.requests == []
+
+
+@pytest.mark.anyio
+async def test_async_a_plugin_bug_while_preparing_a_fallback_still_finishes_the_call_once(
+    two: chatplug.PluginRegistry, server: FakeServer, server_b: FakeServer, recorder: Recorder
+) -> None:
+    two.register(BrokenForB(), "broken")
+    server.add(Reply.error(503, "down"))
+    async with make_aclient(two, max_retries=0) as client:
+        with pytest.raises(RuntimeError, match="plugin bug") as caught:
+            await client.chat.completions.create(model="a-1", messages=MESSAGES, fallbacks=["b-1"])
+    assert len(recorder.started) == 1
+    assert [error for _, error in recorder.finished] == [caught.value]
+
+
+@pytest.mark.anyio
+async def test_async_a_call_cancelled_while_its_fallback_waits_for_a_limit_finishes_once(
+    two: chatplug.PluginRegistry, server: FakeServer, server_b: FakeServer, recorder: Recorder
+) -> None:
+    import asyncio
+
+    server.add(Reply.error(503, "down"))
+    server_b.add(stream_reply("holds the only slot"))
+    limiter = chatplug.Limiter([chatplug.RateLimit(provider="bprov", max_in_flight=1)], max_wait=30)
+    async with make_aclient(two, max_retries=0, limiter=limiter) as client:
+        holder = await client.chat.completions.create(model="b-1", messages=MESSAGES, stream=True)
+        task = asyncio.ensure_future(
+            client.chat.completions.create(model="a-1", messages=MESSAGES, fallbacks=["b-1"]))
+        while not recorder.errors:  # a-1 failed: the call now waits for b-1's slot
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await holder.close()
+    assert len(recorder.started) == 2  # the holder's call and the cancelled one
+    assert len(recorder.finished) == 2
+    assert sum(isinstance(error, asyncio.CancelledError) for _, error in recorder.finished) == 1
+    assert len(server_b.requests) == 1

@@ -571,7 +571,8 @@ class Client(_ClientBase):
             try:
                 ticket = gate.begin(attempt) if gate is not None else None
             except BaseException as exc:  # a limit wait ran out, no key left, or cancelled while waiting
-                if gate is not None and not gate.defer_finish:  # a chain finishes the call itself
+                if gate is not None and not (gate.defer_finish and isinstance(exc, ChatplugError)):
+                    # (a chain finishes the call itself after a ChatplugError: it may go on)
                     self._finish(plan, gate.last_event or plan.event(attempt), None, exc)
                 raise
             event, request = self._start_attempt(plan, attempt, http, gate, ticket)
@@ -718,7 +719,8 @@ class AsyncClient(_ClientBase):
             try:
                 ticket = await gate.abegin(attempt) if gate is not None else None
             except BaseException as exc:  # a limit wait ran out, no key left, or cancelled while waiting
-                if gate is not None and not gate.defer_finish:  # a chain finishes the call itself
+                if gate is not None and not (gate.defer_finish and isinstance(exc, ChatplugError)):
+                    # (a chain finishes the call itself after a ChatplugError: it may go on)
                     self._finish(plan, gate.last_event or plan.event(attempt), None, exc)
                 raise
             event, request = self._start_attempt(plan, attempt, http, gate, ticket)

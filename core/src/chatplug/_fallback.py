@@ -389,7 +389,7 @@ class _ChainState:
     call_id: int | None = None
     plan: CallPlan | None = None
     event: RequestEvent | None = None
-    started: bool = False  # on_start was sent: the chain owes the observers one on_finish
+    start_plan: CallPlan | None = None  # the plan whose send opened the call (on_start): one on_finish is owed
 
     def fail(self, model: str, error: BaseException) -> None:
         self.errors.append(error)
@@ -412,6 +412,55 @@ def _stops_before_io(error: ChatplugError) -> bool:
     )
 
 
+def _failed(
+    client: Client | AsyncClient, state: _ChainState, chain: Sequence[str], index: int, plan: CallPlan | None,
+    gate: Gate | None, error: ChatplugError, reading_ahead: bool,
+) -> BaseException | None:
+    """After a model failed: ``None`` to go on to the next model, else the error
+    that ends the call (observers were told it finished)."""
+    model = chain[index]
+    last = index == len(chain) - 1
+    state.fail(_name(plan, model), error)
+    io_done = gate is not None and gate.last_event is not None
+    goes_on = not last and (
+        (io_done and falls_over(error, context_length=client._fallback_on_context_length))
+        or (not io_done and not _stops_before_io(error))
+    )
+    if reading_ahead and gate is not None and gate.last_event is not None and isinstance(error, APIError):
+        notify(client.registry.hook.chatplug_on_error, request=gate.last_event, error=error, will_retry=goes_on)
+    if io_done and gate is not None:
+        state.plan, state.event = plan, gate.last_event
+    if goes_on:
+        logger.info("chatplug: %s failed (%s); falling over to %s", _name(plan, model),
+                    type(error).__name__, chain[index + 1])
+        return None
+    final = state.final_error()
+    _finish(client, state, final)
+    return final
+
+
+def _finish(client: Client | AsyncClient, state: _ChainState, error: BaseException) -> None:
+    """Tell the observers the call ended, if it started (once: the chain finishes only what it started)."""
+    if state.event is not None and state.plan is not None:
+        client._finish(state.plan, state.event, None, error)
+    elif state.start_plan is not None:  # started, but no model got as far as a request
+        client._finish(state.start_plan, state.start_plan.event(0), None, error)
+
+
+def _begin(client: Client | AsyncClient, state: _ChainState, plan: CallPlan, index: int, last: bool) -> Gate:
+    """The gate of one model of the chain, which opens the call (on_start) if it is the first to get here."""
+    if state.call_id is None:
+        state.call_id = plan.call_id
+    else:
+        plan.call_id = state.call_id
+    gate = client._gate(plan, index=index, last=last, defer_finish=True)
+    assert gate is not None  # a chain always has a gate
+    gate.announce = state.start_plan is None
+    if gate.announce:
+        state.start_plan = plan
+    return gate
+
+
 def run_chain(
     client: Client, chain: Sequence[str], messages: Any, stream: bool, kwargs: dict[str, Any]
 ) -> ChatCompletion | Stream:
@@ -419,50 +468,31 @@ def run_chain(
     for model in chain[1:]:
         client._route(model)  # an unknown fallback is an error before any I/O
     state = _ChainState()
-    last_index = len(chain) - 1
     for index, model in enumerate(chain):
-        last = index == last_index
+        last = index == len(chain) - 1
         plan: CallPlan | None = None
         gate: Gate | None = None
-        reading_ahead = False
+        reading_ahead = sending = False
         try:
             plan = client._prepare(model, messages, stream, kwargs)
-            if state.call_id is None:
-                state.call_id = plan.call_id
-            else:
-                plan.call_id = state.call_id
-            gate = client._gate(plan, index=index, last=last, defer_finish=True)
-            assert gate is not None  # a chain always has a gate
-            gate.announce, state.started = not state.started, True
+            gate = _begin(client, state, plan, index, last)
+            sending = True  # from here on, _send (or the stream) reports anything but a ChatplugError
             result = client._send(plan, gate)
             if stream and not last:
                 reading_ahead = True  # a failure before the first chunk is the chain's to report
                 result = _read_ahead(result)  # type: ignore[arg-type]
             return result
         except ChatplugError as error:
-            state.fail(_name(plan, model), error)
-            io_done = gate is not None and gate.last_event is not None
-            goes_on = not last and (
-                (io_done and falls_over(error, context_length=client._fallback_on_context_length))
-                or (not io_done and not _stops_before_io(error))
-            )
-            if reading_ahead and gate is not None and gate.last_event is not None and isinstance(error, APIError):
-                notify(client.registry.hook.chatplug_on_error, request=gate.last_event, error=error, will_retry=goes_on)
-            if io_done and gate is not None:
-                state.plan, state.event = plan, gate.last_event
-            if goes_on:
-                logger.info("chatplug: %s failed (%s); falling over to %s", _name(plan, model),
-                            type(error).__name__, chain[index + 1])
+            final = _failed(client, state, chain, index, plan, gate, error, reading_ahead)
+            if final is None:
                 continue
-            final = state.final_error()
-            if state.started:
-                if state.event is not None and state.plan is not None:
-                    client._finish(state.plan, state.event, None, final)
-                elif plan is not None:  # started, but no model got as far as a request
-                    client._finish(plan, plan.event(0), None, final)
             if final is error:
                 raise
             raise final from error
+        except BaseException as exc:  # a plugin bug or an interrupt while preparing a fallback
+            if not sending:
+                _finish(client, state, exc)
+            raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -473,50 +503,31 @@ async def arun_chain(
     for model in chain[1:]:
         client._route(model)
     state = _ChainState()
-    last_index = len(chain) - 1
     for index, model in enumerate(chain):
-        last = index == last_index
+        last = index == len(chain) - 1
         plan: CallPlan | None = None
         gate: Gate | None = None
-        reading_ahead = False
+        reading_ahead = sending = False
         try:
             plan = client._prepare(model, messages, stream, kwargs)
-            if state.call_id is None:
-                state.call_id = plan.call_id
-            else:
-                plan.call_id = state.call_id
-            gate = client._gate(plan, index=index, last=last, defer_finish=True)
-            assert gate is not None  # a chain always has a gate
-            gate.announce, state.started = not state.started, True
+            gate = _begin(client, state, plan, index, last)
+            sending = True
             result = await client._send(plan, gate)
             if stream and not last:
-                reading_ahead = True  # a failure before the first chunk is the chain's to report
+                reading_ahead = True
                 result = await _aread_ahead(result)  # type: ignore[arg-type]
             return result
         except ChatplugError as error:
-            state.fail(_name(plan, model), error)
-            io_done = gate is not None and gate.last_event is not None
-            goes_on = not last and (
-                (io_done and falls_over(error, context_length=client._fallback_on_context_length))
-                or (not io_done and not _stops_before_io(error))
-            )
-            if reading_ahead and gate is not None and gate.last_event is not None and isinstance(error, APIError):
-                notify(client.registry.hook.chatplug_on_error, request=gate.last_event, error=error, will_retry=goes_on)
-            if io_done and gate is not None:
-                state.plan, state.event = plan, gate.last_event
-            if goes_on:
-                logger.info("chatplug: %s failed (%s); falling over to %s", _name(plan, model),
-                            type(error).__name__, chain[index + 1])
+            final = _failed(client, state, chain, index, plan, gate, error, reading_ahead)
+            if final is None:
                 continue
-            final = state.final_error()
-            if state.started:
-                if state.event is not None and state.plan is not None:
-                    client._finish(state.plan, state.event, None, final)
-                elif plan is not None:  # started, but no model got as far as a request
-                    client._finish(plan, plan.event(0), None, final)
             if final is error:
                 raise
             raise final from error
+        except BaseException as exc:
+            if not sending:
+                _finish(client, state, exc)
+            raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
