@@ -3,81 +3,33 @@ failure that falls over is reported as one that goes on (sync and async)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import chatplug
 import pytest
 from chatplug.testing import FakeServer, Reply
-from core_support import MESSAGES, AsyncSleepRecorder, SleepRecorder, chunk
+from core_support import MESSAGES, chunk
+from test_core_fallback import Recorder as FallbackRecorder
+from test_core_fallback import make_aclient, make_client, server_b, two
 
-KEY_A = "sk-aaaa-review-key-0123456789"
-KEY_B = "sk-bbbb-review-key-9876543210"
-
-
-class Providers:
-    def __init__(self, url_a: str, url_b: str) -> None:
-        self.a = chatplug.Provider(id="aprov", base_url=url_a, model_prefixes=("a-",))
-        self.b = chatplug.Provider(id="bprov", base_url=url_b, model_prefixes=("b-",))
-
-    @chatplug.hookimpl
-    def chatplug_providers(self) -> list[chatplug.Provider]:
-        return [self.a, self.b]
+__all__ = ["server_b", "two"]  # fixtures shared with test_core_fallback
 
 
-class Recorder:
+class Recorder(FallbackRecorder):
+    """test_core_fallback's observer, which also notes each call's start."""
+
     def __init__(self) -> None:
+        super().__init__()
         self.started: list[int] = []
-        self.requests: list[chatplug.RequestEvent] = []
-        self.errors: list[tuple[str, bool]] = []
-        self.finished: list[tuple[chatplug.ChatCompletion | None, BaseException | None]] = []
 
     @chatplug.hookimpl
     def chatplug_on_start(self, request: chatplug.RequestEvent) -> None:
         self.started.append(request.call_id)
 
-    @chatplug.hookimpl
-    def chatplug_on_request(self, request: chatplug.RequestEvent) -> None:
-        self.requests.append(request)
-
-    @chatplug.hookimpl
-    def chatplug_on_error(self, error: chatplug.APIError, will_retry: bool) -> None:
-        self.errors.append((type(error).__name__, will_retry))
-
-    @chatplug.hookimpl
-    def chatplug_on_finish(self, completion: chatplug.ChatCompletion | None, error: BaseException | None) -> None:
-        self.finished.append((completion, error))
-
-
-@pytest.fixture
-def server_b() -> Iterator[FakeServer]:
-    with FakeServer() as fake:
-        yield fake
-
 
 @pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
-
-
-@pytest.fixture
-def two(server: FakeServer, server_b: FakeServer, recorder: Recorder) -> chatplug.PluginRegistry:
-    reg = chatplug.PluginRegistry(load_entrypoints=False)
-    reg.register(Providers(server.base_url, server_b.base_url), "two-providers")
-    reg.register(recorder, "recorder")
-    return reg
-
-
-def make_client(registry: chatplug.PluginRegistry, **options: Any) -> chatplug.Client:
-    client = chatplug.Client(api_key={"aprov": KEY_A, "bprov": KEY_B}, registry=registry, **options)
-    client._sleep = SleepRecorder()
-    return client
-
-
-def make_aclient(registry: chatplug.PluginRegistry, **options: Any) -> chatplug.AsyncClient:
-    client = chatplug.AsyncClient(api_key={"aprov": KEY_A, "bprov": KEY_B}, registry=registry, **options)
-    client._sleep = AsyncSleepRecorder()
-    return client
 
 
 def stream_reply(text: str) -> Reply:

@@ -9,19 +9,7 @@ import chatplug
 import pytest
 from chatplug.testing import FakeServer, Reply
 from core_support import API_KEY, MESSAGES, completion_body
-
-
-class Calls:
-    def __init__(self) -> None:
-        self.events: list[str] = []
-
-    @chatplug.hookimpl
-    def chatplug_on_start(self, request: chatplug.RequestEvent) -> None:
-        self.events.append("start")
-
-    @chatplug.hookimpl
-    def chatplug_on_finish(self, request: chatplug.RequestEvent) -> None:
-        self.events.append("finish")
+from test_core_review_keys import Started
 
 
 def one_at_a_time() -> chatplug.Limiter:
@@ -40,7 +28,7 @@ def one_at_a_time() -> chatplug.Limiter:
 def test_a_header_http_cannot_carry_is_refused_before_the_call_starts(
     where: str, options: dict[str, Any], call: dict[str, Any], server: FakeServer, registry: chatplug.PluginRegistry
 ) -> None:
-    calls = Calls()
+    calls = Started()
     registry.register(calls, "calls")
     server.default = Reply.json(completion_body())
     limiter = one_at_a_time()
@@ -61,7 +49,7 @@ def test_a_header_http_cannot_carry_is_refused_before_the_call_starts(
 async def test_async_a_header_http_cannot_carry_is_refused_before_the_call_starts(
     server: FakeServer, registry: chatplug.PluginRegistry
 ) -> None:
-    calls = Calls()
+    calls = Started()
     registry.register(calls, "calls")
     server.default = Reply.json(completion_body())
     async with chatplug.AsyncClient(provider="testprov", api_key=API_KEY, base_url=server.base_url,
