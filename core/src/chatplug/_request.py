@@ -251,17 +251,23 @@ def check_extra_headers(provider: Provider, extra_headers: Any, param: str = "ex
             provider=provider.id,
         )
     for name, value in extra_headers.items():
-        for text in (name, value):
-            if text.isascii() and text.isprintable():
-                continue
-            bad = next(i for i, char in enumerate(text) if not (char.isascii() and char.isprintable()))
-            where = "name" if text is name else "value"
-            raise InvalidRequestError(  # the value is not shown: it may be a credential
-                f"{provider.id}: the {where} of {param}[{name.encode('ascii', 'backslashreplace').decode()!r}] "
-                f"has a character HTTP headers cannot carry (U+{ord(text[bad]):04X} at position {bad})",
-                param=param,
-                provider=provider.id,
-            )
+        for where, text in (("name", name), ("value", value)):
+            bad = _unsendable(text)
+            if bad:
+                raise InvalidRequestError(  # the value is not shown: it may be a credential
+                    f"{provider.id}: the {where} of {param}[{name.encode('ascii', 'backslashreplace').decode()!r}] "
+                    f"{bad}",
+                    param=param,
+                    provider=provider.id,
+                )
+
+
+def _unsendable(text: str) -> str:
+    """What keeps ``text`` out of an HTTP header ("" when nothing does), without quoting it."""
+    if text.isascii() and text.isprintable():
+        return ""
+    bad = next(i for i, char in enumerate(text) if not (char.isascii() and char.isprintable()))
+    return f"has a character HTTP headers cannot carry (U+{ord(text[bad]):04X} at position {bad})"
 
 
 def check_credentials(provider: Provider, credentials: Mapping[str, str] | None) -> None:
@@ -269,13 +275,9 @@ def check_credentials(provider: Provider, credentials: Mapping[str, str] | None)
     a non-ASCII character), before any I/O and without showing the key: httpx and
     h11 would fail later with errors that quote the whole header value."""
     for name, value in (credentials or {}).items():
-        if isinstance(value, str) and value.isascii() and value.isprintable():
+        what = _unsendable(value) if isinstance(value, str) else f"is a {type(value).__name__}, not a string"
+        if not what:
             continue
-        if not isinstance(value, str):
-            what = f"is a {type(value).__name__}, not a string"
-        else:
-            position = next(i for i, char in enumerate(value) if not (char.isascii() and char.isprintable()))
-            what = f"has a character HTTP headers cannot carry (U+{ord(value[position]):04X} at position {position})"
         raise InvalidRequestError(
             f"{provider.id}: the {name} header made from the API key {what}; "
             "check the key for a stray newline, space or quote copied along with it",
