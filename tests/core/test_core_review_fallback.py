@@ -74,15 +74,30 @@ async def test_async_a_stream_that_falls_over_before_its_first_chunk_finishes_th
     assert recorder.finished[0][1] is None
 
 
-def test_a_stream_whose_every_model_fails_before_a_chunk_finishes_the_call_once(
+def test_a_stream_whose_every_model_fails_before_a_chunk_raises_every_error_once(
+    two: chatplug.PluginRegistry, server: FakeServer, server_b: FakeServer, recorder: Recorder
+) -> None:
+    server.add(Reply.error(503, "down"))
+    server_b.add(cut_before_first_chunk())
+    with make_client(two, max_retries=0) as client, pytest.raises(chatplug.AllModelsFailedError) as caught:
+        client.chat.completions.create(model="a-1", messages=MESSAGES, stream=True, fallbacks=["b-1"])
+    assert [type(error) for error in caught.value.errors] == [
+        chatplug.InternalServerError, chatplug.StreamInterruptedError]
+    assert len(recorder.started) == 1
+    assert recorder.errors == [("InternalServerError", True), ("StreamInterruptedError", False)]
+    assert [error for _, error in recorder.finished] == [caught.value]
+
+
+@pytest.mark.anyio
+async def test_async_a_stream_whose_every_model_fails_before_a_chunk_raises_every_error_once(
     two: chatplug.PluginRegistry, server: FakeServer, server_b: FakeServer, recorder: Recorder
 ) -> None:
     server.add(cut_before_first_chunk())
     server_b.add(cut_before_first_chunk())
-    with make_client(two, max_retries=0) as client, pytest.raises(chatplug.StreamInterruptedError) as caught, \
-            client.chat.completions.create(model="a-1", messages=MESSAGES, stream=True, fallbacks=["b-1"]) as stream:
-        list(stream)
-    assert len(recorder.started) == 1
+    async with make_aclient(two, max_retries=0) as client:
+        with pytest.raises(chatplug.AllModelsFailedError) as caught:
+            await client.chat.completions.create(model="a-1", messages=MESSAGES, stream=True, fallbacks=["b-1"])
+    assert [type(error) for error in caught.value.errors] == [chatplug.StreamInterruptedError] * 2
     assert recorder.errors == [("StreamInterruptedError", True), ("StreamInterruptedError", False)]
     assert [error for _, error in recorder.finished] == [caught.value]
 

@@ -478,8 +478,8 @@ def run_chain(
             gate = _begin(client, state, plan, index, last)
             sending = True  # from here on, _send (or the stream) reports anything but a ChatplugError
             result = client._send(plan, gate)
-            if stream and not last:
-                reading_ahead = True  # a failure before the first chunk is the chain's to report
+            if stream:  # a failure before the first chunk falls over, or ends the call with every error
+                reading_ahead = True  # (and is the chain's to report)
                 result = _read_ahead(result)  # type: ignore[arg-type]
             return result
         except ChatplugError as error:
@@ -513,7 +513,7 @@ async def arun_chain(
             gate = _begin(client, state, plan, index, last)
             sending = True
             result = await client._send(plan, gate)
-            if stream and not last:
+            if stream:
                 reading_ahead = True
                 result = await _aread_ahead(result)  # type: ignore[arg-type]
             return result
