@@ -5,11 +5,12 @@ traceback nor its chained causes show the key (sync and async, one key or a pool
 from __future__ import annotations
 
 import traceback
+from typing import Any
 
 import chatplug
 import pytest
 from chatplug.testing import FakeServer, Reply
-from core_support import MESSAGES, completion_body
+from core_support import MESSAGES, AsyncSleepRecorder, SleepRecorder, completion_body
 
 SECRET = "sk-review-secret-0123456789abcdef"
 BAD_KEYS = [SECRET + "\n", SECRET[:10] + "\u00e9" + SECRET[10:], SECRET + "\u200b"]
@@ -113,3 +114,31 @@ async def test_async_a_retry_on_the_next_key_after_a_removal_does_not_use_up_max
         reply = await client.chat.completions.create(model="m", messages=MESSAGES)
     assert reply.choices[0].message.content == "third time"
     assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("keys", [POOL, [POOL[0]], {"testprov": POOL[0]}], ids=["pool", "pool-of-one", "per-provider"])
+def test_a_server_error_keeps_its_backoff_whatever_the_pool(
+    keys: Any, server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    server.add(Reply.error(503, "busy"), Reply.error(502, "bad gateway"))
+    server.default = Reply.json(completion_body())
+    sleeps = SleepRecorder()
+    with chatplug.Client(provider="testprov", api_key=keys, base_url=server.base_url, registry=registry) as client:
+        client._sleep = sleeps
+        client.chat.completions.create(model="m", messages=MESSAGES)
+    assert len(sleeps.delays) == 2
+    assert 0.375 <= sleeps.delays[0] <= 0.5 and 0.75 <= sleeps.delays[1] <= 1.0  # 0.5 s, then 1 s, less jitter
+
+
+@pytest.mark.anyio
+async def test_async_a_server_error_keeps_its_backoff_with_a_pool(
+    server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    server.add(Reply.error(503, "busy"))
+    server.default = Reply.json(completion_body())
+    sleeps = AsyncSleepRecorder()
+    async with chatplug.AsyncClient(provider="testprov", api_key=POOL, base_url=server.base_url,
+                                    registry=registry) as client:
+        client._sleep = sleeps
+        await client.chat.completions.create(model="m", messages=MESSAGES)
+    assert len(sleeps.delays) == 1 and 0.375 <= sleeps.delays[0] <= 0.5

@@ -346,7 +346,7 @@ class _ClientBase:
             return None
         delay = retry_delay(attempt, error)
         if gate is not None:
-            delay = gate.retry_delay(delay, switch_key)
+            delay = gate.retry_delay(delay, switch_key, error)
         logger.info(
             "%s: attempt %d failed (%s); retrying in %.2fs", plan.provider.id, attempt + 1, type(error).__name__, delay
         )

@@ -239,12 +239,13 @@ class Gate:
             await ticket.permit.asettle(completion.usage.total_tokens if completion.usage is not None else None)
             await ticket.permit.arelease()
 
-    def retry_delay(self, delay: float, switched_key: bool) -> float:
-        """A retry on another key of the pool need not wait for the hint given to the last key."""
+    def retry_delay(self, delay: float, switched_key: bool, error: APIError) -> float:
+        """A retry on another key of the pool need not wait for the hint given to the
+        last key; any other failure (a 5xx, a dropped connection) keeps its backoff."""
         if self.pool is None:
             return delay
-        if switched_key or self.pool.ready_in() == 0.0:
-            return 0.0  # another key is ready now
+        if switched_key or (rests_key(error) and self.pool.ready_in() == 0.0):
+            return 0.0  # the key was taken out or rests, and another key is ready now
         return delay
 
     # -------------------------------------------------------------- streams
