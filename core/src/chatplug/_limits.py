@@ -44,10 +44,13 @@ _FIRST_POLL = 0.005
 _MAX_POLL = 0.1
 
 
-def _positive_or_none(name: str) -> Any:
+def _positive_or_none(name: str, allow_none: bool = True) -> Any:
     def check(_: Any, attribute: Any, value: Any) -> None:
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise InvalidRequestError(f"RateLimit({name}={value!r}): expected a whole number >= 1 or None", param=name)
+        if value is None and allow_none:
+            return
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            expected = "a whole number >= 1 or None" if allow_none else "a whole number >= 1"
+            raise InvalidRequestError(f"RateLimit({name}={value!r}): expected {expected}", param=name)
 
     return check
 
@@ -75,7 +78,7 @@ class RateLimit:
     max_in_flight: int | None = attrs.field(default=None, validator=_positive_or_none("max_in_flight"))
     rpm: int | None = attrs.field(default=None, validator=_positive_or_none("rpm"))
     tpm: int | None = attrs.field(default=None, validator=_positive_or_none("tpm"))
-    window: int = attrs.field(default=60, validator=_positive_or_none("window"))
+    window: int = attrs.field(default=60, validator=_positive_or_none("window", allow_none=False))
 
     def __attrs_post_init__(self) -> None:
         if self.max_in_flight is None and self.rpm is None and self.tpm is None:
@@ -481,6 +484,10 @@ class Limiter:
                 raise InvalidRequestError(f"{name}={value!r}: expected seconds >= 0", param=name)
         if lease <= 0:
             raise InvalidRequestError(f"lease={lease!r}: expected seconds > 0", param="lease")
+        if not isinstance(reserve_tokens, int) or isinstance(reserve_tokens, bool) or reserve_tokens < 0:
+            raise InvalidRequestError(
+                f"reserve_tokens={reserve_tokens!r}: expected a whole number of tokens >= 0", param="reserve_tokens"
+            )
         self.limits = rules
         self.max_wait = float(max_wait)
         self.lease = float(lease)
