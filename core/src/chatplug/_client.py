@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 
 from chatplug._fallback import Gate, Ticket, arun_chain, check_fallbacks, run_chain
-from chatplug._keypool import KeyPool, KeySpec, as_pool
+from chatplug._keypool import KeyPool, KeySpec, as_pool, key_fingerprint
 from chatplug._request import (
     build_payload,
     check_credentials,
@@ -130,6 +130,7 @@ class _ClientBase:
         if keys is not None and not isinstance(keys, str):
             self._pools = self._key_pools(keys)
         self._api_key = _Secret(keys) if isinstance(keys, str) and keys else None
+        self._key_print: str | None = None
         self._fallbacks = check_fallbacks(fallbacks)
         self._fallback_on_context_length = bool(fallback_on_context_length)
         self._limiter = limiter
@@ -182,7 +183,16 @@ class _ClientBase:
             pool=pool,
             limiter=self._limiter,
             context_length=self._fallback_on_context_length,
+            single_key=self._single_key_print() if pool is None and self._limiter is not None else None,
         )
+
+    def _single_key_print(self) -> str | None:
+        """The fingerprint of the one key given as ``api_key="..."`` (per-key limits count under it)."""
+        if self._api_key is None:
+            return None  # a key from the environment: one per process, counted as "env"
+        if self._key_print is None:
+            self._key_print = key_fingerprint(self._api_key.get())
+        return self._key_print
 
     def _check_open(self) -> None:
         if self._closed:

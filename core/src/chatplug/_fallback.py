@@ -108,7 +108,7 @@ class Gate:
     reports key errors, and says whether a failure falls over."""
 
     __slots__ = ("announce", "client_limiter", "context_length", "defer_finish", "index", "last", "last_event", "plan",
-                 "pool", "provider_id", "tokens")
+                 "pool", "provider_id", "single_key", "tokens")
 
     def __init__(
         self,
@@ -120,8 +120,11 @@ class Gate:
         pool: KeyPool | None,
         limiter: Limiter | None,
         context_length: bool,
+        single_key: str | None = None,
     ) -> None:
         self.plan = plan
+        #: The fingerprint of the client's one key (no pool): what per-key limits count it under.
+        self.single_key = single_key
         self.index = index
         self.last = last
         self.defer_finish = defer_finish
@@ -155,7 +158,8 @@ class Gate:
         fingerprint = self._use_key()
         permit = None
         if self.client_limiter is not None:
-            permit = self.client_limiter.acquire(self.provider_id, self.plan.model, fingerprint, self.tokens)
+            counted_as = fingerprint if fingerprint is not None else self.single_key
+            permit = self.client_limiter.acquire(self.provider_id, self.plan.model, counted_as, self.tokens)
         return Ticket(fingerprint, permit)
 
     async def abegin(self, attempt: int) -> Ticket:
@@ -163,7 +167,8 @@ class Gate:
         fingerprint = self._use_key()
         permit = None
         if self.client_limiter is not None:
-            permit = await self.client_limiter.aacquire(self.provider_id, self.plan.model, fingerprint, self.tokens)
+            counted_as = fingerprint if fingerprint is not None else self.single_key
+            permit = await self.client_limiter.aacquire(self.provider_id, self.plan.model, counted_as, self.tokens)
         return Ticket(fingerprint, permit)
 
     def event(self, event: RequestEvent, ticket: Ticket) -> RequestEvent:
