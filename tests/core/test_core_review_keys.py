@@ -142,3 +142,31 @@ async def test_async_a_server_error_keeps_its_backoff_with_a_pool(
         client._sleep = sleeps
         await client.chat.completions.create(model="m", messages=MESSAGES)
     assert len(sleeps.delays) == 1 and 0.375 <= sleeps.delays[0] <= 0.5
+
+
+class SignedKeys:
+    """A provider whose credentials hook sends a token made from the key, not the key itself."""
+
+    @chatplug.hookimpl
+    def chatplug_credentials(self, provider: chatplug.Provider, api_key: str | None) -> dict[str, str] | None:
+        if provider.id != "testprov" or api_key is None:
+            return None
+        return {"X-Signed": signed(api_key)}
+
+
+def signed(key: str) -> str:
+    return "signed-" + key[::-1]
+
+
+def test_a_token_made_from_a_pool_key_is_scrubbed_from_errors_like_the_key(
+    server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    registry.register(SignedKeys(), "signed-keys")
+    server.add(Reply.error(401, {"error": {"message": f"bad token {signed(POOL[0])}"}}),
+               Reply.error(400, {"error": {"message": f"refused for {signed(POOL[1])}"}}))
+    with chatplug.Client(provider="testprov", api_key=POOL, base_url=server.base_url, registry=registry) as client, \
+            pytest.raises(chatplug.BadRequestError) as caught:
+        client.chat.completions.create(model="m", messages=MESSAGES)
+    assert [r.headers["x-signed"] for r in server.requests] == [signed(POOL[0]), signed(POOL[1])]
+    assert str(caught.value).endswith("refused for ***")
+    assert signed(POOL[1]) not in repr(caught.value.body)

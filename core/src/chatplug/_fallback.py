@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from chatplug._keypool import KeyPool, describe, removes_key, rests_key
-from chatplug._request import check_credentials
+from chatplug._request import check_credentials, credential_secrets
 from chatplug._transport import CallPlan, notify, retry_delay
 from chatplug.errors import (
     AllModelsFailedError,
@@ -150,6 +150,9 @@ class Gate:
         credentials = plan.hook.chatplug_credentials(provider=plan.provider, api_key=key, environ=os.environ)
         check_credentials(plan.provider, credentials)
         plan.headers = {**plan.headers, **(credentials or {})}
+        new = tuple(secret for secret in credential_secrets(credentials) if secret not in plan.secrets)
+        if new:  # a provider may send something made from the key (a signed token): scrub that too
+            plan.secrets = plan.secrets + new
         return fingerprint
 
     def begin(self, attempt: int) -> Ticket:

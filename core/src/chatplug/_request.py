@@ -19,7 +19,8 @@ from chatplug.provider import Limits, Provider
 from chatplug.types import WireObject
 
 __all__ = [
-    "build_payload", "check_credentials", "check_extra_headers", "check_limits", "checked_query", "encode_payload",
+    "build_payload", "check_credentials", "check_extra_headers", "check_limits", "checked_query", "credential_secrets",
+    "encode_payload",
 ]
 
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -268,6 +269,13 @@ def _unsendable(text: str) -> str:
         return ""
     bad = next(i for i, char in enumerate(text) if not (char.isascii() and char.isprintable()))
     return f"has a character HTTP headers cannot carry (U+{ord(text[bad]):04X} at position {bad})"
+
+
+def credential_secrets(credentials: Mapping[str, str] | None) -> tuple[str, ...]:
+    """What to scrub from errors for these credential headers: each value, and
+    each long word of it (the key in ``"Bearer <key>"``)."""
+    values = tuple(value for value in (credentials or {}).values() if value)
+    return values + tuple(part for value in values for part in value.split() if len(part) >= 8)
 
 
 def check_credentials(provider: Provider, credentials: Mapping[str, str] | None) -> None:
