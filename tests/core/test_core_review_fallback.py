@@ -160,3 +160,36 @@ async def test_async_a_call_cancelled_while_its_fallback_waits_for_a_limit_finis
     assert len(recorder.finished) == 2
     assert sum(isinstance(error, asyncio.CancelledError) for _, error in recorder.finished) == 1
     assert len(server_b.requests) == 1
+
+
+class RaisingMapper:
+    """A plugin whose error mapper raises a chatplug error of its own (not an APIError)."""
+
+    @chatplug.hookimpl(tryfirst=True)
+    def chatplug_map_error(self, provider: chatplug.Provider, status_code: int | None) -> None:
+        if provider.id == "aprov":
+            raise chatplug.InvalidRequestError("the mapper refused", provider="aprov")
+
+
+def test_a_chatplug_error_raised_inside_an_attempt_finishes_a_chain_call_once(
+    two: chatplug.PluginRegistry, server: FakeServer, server_b: FakeServer, recorder: Recorder
+) -> None:
+    two.register(RaisingMapper(), "raising-mapper")
+    server.add(Reply.error(500, "boom"))
+    with make_client(two, max_retries=0) as client, pytest.raises(chatplug.InvalidRequestError) as caught:
+        client.chat.completions.create(model="a-1", messages=MESSAGES, fallbacks=["b-1"])
+    assert len(recorder.started) == 1
+    assert [error for _, error in recorder.finished] == [caught.value]
+    assert server_b.requests == []
+
+
+@pytest.mark.anyio
+async def test_async_a_chatplug_error_raised_inside_an_attempt_finishes_a_chain_call_once(
+    two: chatplug.PluginRegistry, server: FakeServer, server_b: FakeServer, recorder: Recorder
+) -> None:
+    two.register(RaisingMapper(), "raising-mapper")
+    server.add(Reply.error(500, "boom"))
+    async with make_aclient(two, max_retries=0) as client:
+        with pytest.raises(chatplug.InvalidRequestError) as caught:
+            await client.chat.completions.create(model="a-1", messages=MESSAGES, fallbacks=["b-1"])
+    assert [error for _, error in recorder.finished] == [caught.value]

@@ -361,6 +361,12 @@ class _ClientBase:
         )
         return delay
 
+    @staticmethod
+    def _ends_call(gate: Gate | None, exc: BaseException) -> bool:
+        """Whether ``_send`` tells the observers the call ended with ``exc``: always,
+        except in a fallback chain after a ChatplugError (the chain may go on, and finishes the call)."""
+        return gate is None or not (gate.defer_finish and isinstance(exc, ChatplugError))
+
     def _finish(
         self, plan: CallPlan, event: Any, completion: ChatCompletion | None, error: BaseException | None
     ) -> None:
@@ -580,8 +586,7 @@ class Client(_ClientBase):
             try:
                 ticket = gate.begin(attempt) if gate is not None else None
             except BaseException as exc:  # a limit wait ran out, no key left, or cancelled while waiting
-                if gate is not None and not (gate.defer_finish and isinstance(exc, ChatplugError)):
-                    # (a chain finishes the call itself after a ChatplugError: it may go on)
+                if gate is not None and self._ends_call(gate, exc):
                     self._finish(plan, gate.last_event or plan.event(attempt), None, exc)
                 raise
             event, request = self._start_attempt(plan, attempt, http, gate, ticket)
@@ -621,7 +626,8 @@ class Client(_ClientBase):
             except BaseException as exc:  # interrupted, cancelled, or a plugin hook raised
                 if gate is not None and ticket is not None:
                     gate.interrupted(ticket)
-                self._finish(plan, event, None, exc)
+                if self._ends_call(gate, exc):
+                    self._finish(plan, event, None, exc)
                 raise
             else:
                 if gate is not None and ticket is not None:
@@ -728,8 +734,7 @@ class AsyncClient(_ClientBase):
             try:
                 ticket = await gate.abegin(attempt) if gate is not None else None
             except BaseException as exc:  # a limit wait ran out, no key left, or cancelled while waiting
-                if gate is not None and not (gate.defer_finish and isinstance(exc, ChatplugError)):
-                    # (a chain finishes the call itself after a ChatplugError: it may go on)
+                if gate is not None and self._ends_call(gate, exc):
                     self._finish(plan, gate.last_event or plan.event(attempt), None, exc)
                 raise
             event, request = self._start_attempt(plan, attempt, http, gate, ticket)
@@ -769,7 +774,8 @@ class AsyncClient(_ClientBase):
             except BaseException as exc:  # interrupted, cancelled, or a plugin hook raised
                 if gate is not None and ticket is not None:
                     await gate.ainterrupted(ticket)
-                self._finish(plan, event, None, exc)
+                if self._ends_call(gate, exc):
+                    self._finish(plan, event, None, exc)
                 raise
             else:
                 if gate is not None and ticket is not None:
