@@ -105,10 +105,6 @@ class RateLimit:
         return f"{self.scope(provider, model, None if not self.per_key else 'per-key')}: {', '.join(kinds)}{window}"
 
 
-class _StorageDown(Exception):
-    """The shared storage failed (wraps the original error)."""
-
-
 # ---------------------------------------------------------------- backends
 
 
@@ -424,9 +420,6 @@ class Permit:
             self._slots = []
         else:
             self.release()
-
-
-_NO_PERMIT_RULES: tuple[RateLimit, ...] = ()
 
 
 class Limiter:
