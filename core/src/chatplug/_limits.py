@@ -342,10 +342,6 @@ class Permit:
         self._slots = slots
         self._reservations = reservations
 
-    @property
-    def empty(self) -> bool:
-        return not self._slots and not self._reservations
-
     def settle(self, total_tokens: int | None) -> None:
         reservations, self._reservations = self._reservations, []
         if total_tokens is None or self._backend.windows is None:
