@@ -170,3 +170,49 @@ def test_a_token_made_from_a_pool_key_is_scrubbed_from_errors_like_the_key(
     assert [r.headers["x-signed"] for r in server.requests] == [signed(POOL[0]), signed(POOL[1])]
     assert str(caught.value).endswith("refused for ***")
     assert signed(POOL[1]) not in repr(caught.value.body)
+
+
+def quota_event_stream() -> Reply:
+    return Reply.sse([{"error": {"message": "out of balance", "code": "quota"}}])
+
+
+def test_a_quota_error_event_in_a_stream_takes_its_key_out_of_the_pool(
+    server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    from test_core_keypool import QuotaMapper, Recorder
+
+    recorder = Recorder()
+    registry.register(recorder, "recorder")
+    registry.register(QuotaMapper(), "quota-mapper")
+    server.add(quota_event_stream())
+    server.default = Reply.json(completion_body())
+    with chatplug.Client(provider="testprov", api_key=POOL, base_url=server.base_url, registry=registry) as client:
+        with pytest.raises(chatplug.QuotaExceededError), \
+                client.chat.completions.create(model="m", messages=MESSAGES, stream=True) as stream:
+            list(stream)
+        client.chat.completions.create(model="m", messages=MESSAGES)
+        client.chat.completions.create(model="m", messages=MESSAGES)
+    assert [r.headers["authorization"].removeprefix("Bearer ") for r in server.requests] == [POOL[0], POOL[1], POOL[1]]
+    assert [(kind, fingerprint) for _, fingerprint, kind in recorder.removed] == [
+        ("QuotaExceededError", chatplug.key_fingerprint(POOL[0]))]
+
+
+@pytest.mark.anyio
+async def test_async_a_quota_error_event_in_a_stream_takes_its_key_out_of_the_pool(
+    server: FakeServer, registry: chatplug.PluginRegistry
+) -> None:
+    from test_core_keypool import QuotaMapper
+
+    registry.register(QuotaMapper(), "quota-mapper")
+    server.add(quota_event_stream())
+    server.default = Reply.json(completion_body())
+    async with chatplug.AsyncClient(provider="testprov", api_key=POOL, base_url=server.base_url,
+                                    registry=registry) as client:
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        with pytest.raises(chatplug.QuotaExceededError):
+            async with stream:
+                async for _ in stream:
+                    pass
+        await client.chat.completions.create(model="m", messages=MESSAGES)
+        await client.chat.completions.create(model="m", messages=MESSAGES)
+    assert [r.headers["authorization"].removeprefix("Bearer ") for r in server.requests] == [POOL[0], POOL[1], POOL[1]]

@@ -259,17 +259,23 @@ class Gate:
     # -------------------------------------------------------------- streams
 
     def guard_stream(self, stream: Stream, ticket: Ticket) -> Stream:
-        """Hold the attempt's limits until the stream ends (read, failed, closed or dropped)."""
-        if ticket.permit is None:
-            return stream
-        _guard(stream, ticket.permit)
+        """Hold the attempt's limits until the stream ends (read, failed, closed or dropped),
+        and report its key if an error event ends it."""
+        self._watch(stream._state, ticket)
+        if ticket.permit is not None:
+            _guard(stream, ticket.permit)
         return stream
 
     def aguard_stream(self, stream: AsyncStream, ticket: Ticket) -> AsyncStream:
-        if ticket.permit is None:
-            return stream
-        _aguard(stream, ticket.permit)
+        """The async twin of :meth:`guard_stream`."""
+        self._watch(stream._state, ticket)
+        if ticket.permit is not None:
+            _aguard(stream, ticket.permit)
         return stream
+
+    def _watch(self, state: Any, ticket: Ticket) -> None:
+        if self.pool is not None and ticket.fingerprint is not None:
+            state.on_error = lambda error: self._report_key(ticket, error)  # rests or removes the key
 
 
 class _GuardedChunks:
