@@ -410,7 +410,7 @@ class _StreamState:
             if self.on_error is not None:
                 try:
                     self.on_error(exc)
-                except Exception:  # noqa: BLE001 - reporting must not hide the stream's own error
+                except Exception:  # reporting must not hide the stream's own error
                     logger.exception("chatplug: reporting a stream error to the key pool failed")
         self.error = exc
         return exc
