@@ -24,7 +24,6 @@ from chatplug._request import (
     check_credentials,
     check_extra_headers,
     checked_query,
-    credential_secrets,
     encode_payload,
 )
 from chatplug._streaming import AsyncStream, Stream, StreamProcessor
@@ -277,6 +276,8 @@ class _ClientBase:
             check_extra_headers(provider, extra_headers)
             headers.update(extra_headers)
         headers.update(credentials or {})
+        secrets = tuple(value for value in (credentials or {}).values() if value)
+        secret_parts = tuple(part for value in secrets for part in value.split() if len(part) >= 8)
         redacted = {key: (REDACTED if key in (credentials or {}) else value) for key, value in headers.items()}
         normalizer = hook.chatplug_response_normalizer(provider=provider, model=name, stream=stream)
         plan = CallPlan(
@@ -292,7 +293,7 @@ class _ClientBase:
             stream=stream,
             timeout=self.timeout if timeout is _NOT_GIVEN else timeout,
             normalizer=normalizer,
-            secrets=credential_secrets(credentials),
+            secrets=secrets + secret_parts,
             hook=hook,
         )
         if adjustments:  # reported once every check passed: the call will be made
