@@ -18,8 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 
 from chatplug._fallback import Gate, Ticket, arun_chain, check_fallbacks, run_chain
-from chatplug._keypool import KeyPool, KeySpec, as_pool
-from chatplug._request import build_payload, check_extra_headers, checked_query, encode_payload
+from chatplug._keypool import KeyPool, KeySpec, as_pool, key_fingerprint
+from chatplug._request import (
+    build_payload,
+    check_credentials,
+    check_extra_headers,
+    checked_query,
+    encode_payload,
+)
 from chatplug._streaming import AsyncStream, Stream, StreamProcessor
 from chatplug._transport import (
     REDACTED,
@@ -127,6 +133,7 @@ class _ClientBase:
         if keys is not None and not isinstance(keys, str):
             self._pools = self._key_pools(keys)
         self._api_key = _Secret(keys) if isinstance(keys, str) and keys else None
+        self._key_print: str | None = None
         self._fallbacks = check_fallbacks(fallbacks)
         self._fallback_on_context_length = bool(fallback_on_context_length)
         self._limiter = limiter
@@ -179,7 +186,16 @@ class _ClientBase:
             pool=pool,
             limiter=self._limiter,
             context_length=self._fallback_on_context_length,
+            single_key=self._single_key_print() if pool is None and self._limiter is not None else None,
         )
+
+    def _single_key_print(self) -> str | None:
+        """The fingerprint of the one key given as ``api_key="..."`` (per-key limits count under it)."""
+        if self._api_key is None:
+            return None  # a key from the environment: one per process, counted as "env"
+        if self._key_print is None:
+            self._key_print = key_fingerprint(self._api_key.get())
+        return self._key_print
 
     def _check_open(self) -> None:
         if self._closed:
@@ -248,6 +264,7 @@ class _ClientBase:
             api_key=pool.peek(provider.id) if pool else self._api_key.get() if self._api_key else None,
             environ=os.environ,
         )
+        check_credentials(provider, credentials)
         url = f"{base_url}/chat/completions"
         warn_insecure(url)
         headers = {
@@ -255,7 +272,9 @@ class _ClientBase:
             "Content-Type": "application/json",
             "Accept": "text/event-stream" if stream else "application/json",
         }
-        headers.update(self.default_headers)
+        if self.default_headers:
+            check_extra_headers(provider, self.default_headers, "default_headers")
+            headers.update(self.default_headers)
         if extra_headers:
             check_extra_headers(provider, extra_headers)
             headers.update(extra_headers)
@@ -333,20 +352,27 @@ class _ClientBase:
 
     def _should_retry(
         self, plan: CallPlan, attempt: int, error: APIError, event: Any, gate: Gate | None = None,
-        switch_key: bool = False,
+        switch_key: bool = False, switches: int = 0,
     ) -> float | None:
-        will_retry = (error.retryable and attempt < self.max_retries) or switch_key
+        # A retry on another key of a pool after a key was taken out does not count against max_retries.
+        will_retry = (error.retryable and attempt - switches < self.max_retries) or switch_key
         falls_over = not will_retry and gate is not None and gate.will_fall_over(error)
         notify(plan.hook.chatplug_on_error, request=event, error=error, will_retry=will_retry or falls_over)
         if not will_retry:
             return None
         delay = retry_delay(attempt, error)
         if gate is not None:
-            delay = gate.retry_delay(delay, switch_key)
+            delay = gate.retry_delay(delay, switch_key, error)
         logger.info(
             "%s: attempt %d failed (%s); retrying in %.2fs", plan.provider.id, attempt + 1, type(error).__name__, delay
         )
         return delay
+
+    @staticmethod
+    def _ends_call(gate: Gate | None, exc: BaseException) -> bool:
+        """Whether ``_send`` tells the observers the call ended with ``exc``: always,
+        except in a fallback chain after a ChatplugError (the chain may go on, and finishes the call)."""
+        return gate is None or not (gate.defer_finish and isinstance(exc, ChatplugError))
 
     def _finish(
         self, plan: CallPlan, event: Any, completion: ChatCompletion | None, error: BaseException | None
@@ -562,12 +588,12 @@ class Client(_ClientBase):
         http = self.http_client
         if gate is None or gate.announce:  # once per call, not once per fallback model
             self._start(plan)
-        attempt = 0
+        attempt = switches = 0
         while True:
             try:
                 ticket = gate.begin(attempt) if gate is not None else None
             except BaseException as exc:  # a limit wait ran out, no key left, or cancelled while waiting
-                if gate is not None and not gate.defer_finish:  # a chain finishes the call itself
+                if gate is not None and self._ends_call(gate, exc):
                     self._finish(plan, gate.last_event or plan.event(attempt), None, exc)
                 raise
             event, request = self._start_attempt(plan, attempt, http, gate, ticket)
@@ -598,7 +624,8 @@ class Client(_ClientBase):
             except APIError as error:
                 plan.scrub_error(error)
                 switch = gate.failed(ticket, error) if gate is not None and ticket is not None else False
-                delay = self._should_retry(plan, attempt, error, event, gate, switch)
+                delay = self._should_retry(plan, attempt, error, event, gate, switch, switches)
+                switches += switch
                 if delay is None:
                     if gate is None or not gate.defer_finish:
                         self._finish(plan, event, None, error)
@@ -606,7 +633,8 @@ class Client(_ClientBase):
             except BaseException as exc:  # interrupted, cancelled, or a plugin hook raised
                 if gate is not None and ticket is not None:
                     gate.interrupted(ticket)
-                self._finish(plan, event, None, exc)
+                if self._ends_call(gate, exc):
+                    self._finish(plan, event, None, exc)
                 raise
             else:
                 if gate is not None and ticket is not None:
@@ -708,12 +736,12 @@ class AsyncClient(_ClientBase):
         http = self.http_client
         if gate is None or gate.announce:  # once per call, not once per fallback model
             self._start(plan)
-        attempt = 0
+        attempt = switches = 0
         while True:
             try:
                 ticket = await gate.abegin(attempt) if gate is not None else None
             except BaseException as exc:  # a limit wait ran out, no key left, or cancelled while waiting
-                if gate is not None and not gate.defer_finish:  # a chain finishes the call itself
+                if gate is not None and self._ends_call(gate, exc):
                     self._finish(plan, gate.last_event or plan.event(attempt), None, exc)
                 raise
             event, request = self._start_attempt(plan, attempt, http, gate, ticket)
@@ -744,7 +772,8 @@ class AsyncClient(_ClientBase):
             except APIError as error:
                 plan.scrub_error(error)
                 switch = await gate.afailed(ticket, error) if gate is not None and ticket is not None else False
-                delay = self._should_retry(plan, attempt, error, event, gate, switch)
+                delay = self._should_retry(plan, attempt, error, event, gate, switch, switches)
+                switches += switch
                 if delay is None:
                     if gate is None or not gate.defer_finish:
                         self._finish(plan, event, None, error)
@@ -752,7 +781,8 @@ class AsyncClient(_ClientBase):
             except BaseException as exc:  # interrupted, cancelled, or a plugin hook raised
                 if gate is not None and ticket is not None:
                     await gate.ainterrupted(ticket)
-                self._finish(plan, event, None, exc)
+                if self._ends_call(gate, exc):
+                    self._finish(plan, event, None, exc)
                 raise
             else:
                 if gate is not None and ticket is not None:

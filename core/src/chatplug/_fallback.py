@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from chatplug._keypool import KeyPool, describe, removes_key, rests_key
+from chatplug._request import check_credentials, credential_secrets
 from chatplug._transport import CallPlan, notify, retry_delay
 from chatplug.errors import (
     AllModelsFailedError,
@@ -107,7 +108,7 @@ class Gate:
     reports key errors, and says whether a failure falls over."""
 
     __slots__ = ("announce", "client_limiter", "context_length", "defer_finish", "index", "last", "last_event", "plan",
-                 "pool", "provider_id", "tokens")
+                 "pool", "provider_id", "single_key", "tokens")
 
     def __init__(
         self,
@@ -119,8 +120,11 @@ class Gate:
         pool: KeyPool | None,
         limiter: Limiter | None,
         context_length: bool,
+        single_key: str | None = None,
     ) -> None:
         self.plan = plan
+        #: The fingerprint of the client's one key (no pool): what per-key limits count it under.
+        self.single_key = single_key
         self.index = index
         self.last = last
         self.defer_finish = defer_finish
@@ -144,7 +148,11 @@ class Gate:
         key, fingerprint = pool.take(self.provider_id)
         plan = self.plan
         credentials = plan.hook.chatplug_credentials(provider=plan.provider, api_key=key, environ=os.environ)
+        check_credentials(plan.provider, credentials)
         plan.headers = {**plan.headers, **(credentials or {})}
+        new = tuple(secret for secret in credential_secrets(credentials) if secret not in plan.secrets)
+        if new:  # a provider may send something made from the key (a signed token): scrub that too
+            plan.secrets = plan.secrets + new
         return fingerprint
 
     def begin(self, attempt: int) -> Ticket:
@@ -153,7 +161,8 @@ class Gate:
         fingerprint = self._use_key()
         permit = None
         if self.client_limiter is not None:
-            permit = self.client_limiter.acquire(self.provider_id, self.plan.model, fingerprint, self.tokens)
+            counted_as = fingerprint if fingerprint is not None else self.single_key
+            permit = self.client_limiter.acquire(self.provider_id, self.plan.model, counted_as, self.tokens)
         return Ticket(fingerprint, permit)
 
     async def abegin(self, attempt: int) -> Ticket:
@@ -161,7 +170,8 @@ class Gate:
         fingerprint = self._use_key()
         permit = None
         if self.client_limiter is not None:
-            permit = await self.client_limiter.aacquire(self.provider_id, self.plan.model, fingerprint, self.tokens)
+            counted_as = fingerprint if fingerprint is not None else self.single_key
+            permit = await self.client_limiter.aacquire(self.provider_id, self.plan.model, counted_as, self.tokens)
         return Ticket(fingerprint, permit)
 
     def event(self, event: RequestEvent, ticket: Ticket) -> RequestEvent:
@@ -237,28 +247,35 @@ class Gate:
             await ticket.permit.asettle(completion.usage.total_tokens if completion.usage is not None else None)
             await ticket.permit.arelease()
 
-    def retry_delay(self, delay: float, switched_key: bool) -> float:
-        """A retry on another key of the pool need not wait for the hint given to the last key."""
+    def retry_delay(self, delay: float, switched_key: bool, error: APIError) -> float:
+        """A retry on another key of the pool need not wait for the hint given to the
+        last key; any other failure (a 5xx, a dropped connection) keeps its backoff."""
         if self.pool is None:
             return delay
-        if switched_key or self.pool.ready_in() == 0.0:
-            return 0.0  # another key is ready now
+        if switched_key or (rests_key(error) and self.pool.ready_in() == 0.0):
+            return 0.0  # the key was taken out or rests, and another key is ready now
         return delay
 
     # -------------------------------------------------------------- streams
 
     def guard_stream(self, stream: Stream, ticket: Ticket) -> Stream:
-        """Hold the attempt's limits until the stream ends (read, failed, closed or dropped)."""
-        if ticket.permit is None:
-            return stream
-        _guard(stream, ticket.permit)
+        """Hold the attempt's limits until the stream ends (read, failed, closed or dropped),
+        and report its key if an error event ends it."""
+        self._watch(stream._state, ticket)
+        if ticket.permit is not None:
+            _guard(stream, ticket.permit)
         return stream
 
     def aguard_stream(self, stream: AsyncStream, ticket: Ticket) -> AsyncStream:
-        if ticket.permit is None:
-            return stream
-        _aguard(stream, ticket.permit)
+        """The async twin of :meth:`guard_stream`."""
+        self._watch(stream._state, ticket)
+        if ticket.permit is not None:
+            _aguard(stream, ticket.permit)
         return stream
+
+    def _watch(self, state: Any, ticket: Ticket) -> None:
+        if self.pool is not None and ticket.fingerprint is not None:
+            state.on_error = lambda error: self._report_key(ticket, error)  # rests or removes the key
 
 
 class _GuardedChunks:
@@ -387,7 +404,7 @@ class _ChainState:
     call_id: int | None = None
     plan: CallPlan | None = None
     event: RequestEvent | None = None
-    started: bool = False  # on_start was sent: the chain owes the observers one on_finish
+    start_plan: CallPlan | None = None  # the plan whose send opened the call (on_start): one on_finish is owed
 
     def fail(self, model: str, error: BaseException) -> None:
         self.errors.append(error)
@@ -410,6 +427,55 @@ def _stops_before_io(error: ChatplugError) -> bool:
     )
 
 
+def _failed(
+    client: Client | AsyncClient, state: _ChainState, chain: Sequence[str], index: int, plan: CallPlan | None,
+    gate: Gate | None, error: ChatplugError, reading_ahead: bool,
+) -> BaseException | None:
+    """After a model failed: ``None`` to go on to the next model, else the error
+    that ends the call (observers were told it finished)."""
+    model = chain[index]
+    last = index == len(chain) - 1
+    state.fail(_name(plan, model), error)
+    io_done = gate is not None and gate.last_event is not None
+    goes_on = not last and (
+        (io_done and falls_over(error, context_length=client._fallback_on_context_length))
+        or (not io_done and not _stops_before_io(error))
+    )
+    if reading_ahead and gate is not None and gate.last_event is not None and isinstance(error, APIError):
+        notify(client.registry.hook.chatplug_on_error, request=gate.last_event, error=error, will_retry=goes_on)
+    if io_done and gate is not None:
+        state.plan, state.event = plan, gate.last_event
+    if goes_on:
+        logger.info("chatplug: %s failed (%s); falling over to %s", _name(plan, model),
+                    type(error).__name__, chain[index + 1])
+        return None
+    final = state.final_error()
+    _finish(client, state, final)
+    return final
+
+
+def _finish(client: Client | AsyncClient, state: _ChainState, error: BaseException) -> None:
+    """Tell the observers the call ended, if it started (once: the chain finishes only what it started)."""
+    if state.event is not None and state.plan is not None:
+        client._finish(state.plan, state.event, None, error)
+    elif state.start_plan is not None:  # started, but no model got as far as a request
+        client._finish(state.start_plan, state.start_plan.event(0), None, error)
+
+
+def _begin(client: Client | AsyncClient, state: _ChainState, plan: CallPlan, index: int, last: bool) -> Gate:
+    """The gate of one model of the chain, which opens the call (on_start) if it is the first to get here."""
+    if state.call_id is None:
+        state.call_id = plan.call_id
+    else:
+        plan.call_id = state.call_id
+    gate = client._gate(plan, index=index, last=last, defer_finish=True)
+    assert gate is not None  # a chain always has a gate
+    gate.announce = state.start_plan is None
+    if gate.announce:
+        state.start_plan = plan
+    return gate
+
+
 def run_chain(
     client: Client, chain: Sequence[str], messages: Any, stream: bool, kwargs: dict[str, Any]
 ) -> ChatCompletion | Stream:
@@ -417,48 +483,31 @@ def run_chain(
     for model in chain[1:]:
         client._route(model)  # an unknown fallback is an error before any I/O
     state = _ChainState()
-    last_index = len(chain) - 1
     for index, model in enumerate(chain):
-        last = index == last_index
+        last = index == len(chain) - 1
         plan: CallPlan | None = None
         gate: Gate | None = None
-        finished = False
+        reading_ahead = sending = False
         try:
             plan = client._prepare(model, messages, stream, kwargs)
-            if state.call_id is None:
-                state.call_id = plan.call_id
-            else:
-                plan.call_id = state.call_id
-            gate = client._gate(plan, index=index, last=last, defer_finish=True)
-            assert gate is not None  # a chain always has a gate
-            gate.announce, state.started = not state.started, True
+            gate = _begin(client, state, plan, index, last)
+            sending = True  # from here on, _send (or the stream) reports anything but a ChatplugError
             result = client._send(plan, gate)
-            if stream and not last:
-                finished = True  # a stream that fails reports its own end
+            if stream:  # a failure before the first chunk falls over, or ends the call with every error
+                reading_ahead = True  # (and is the chain's to report)
                 result = _read_ahead(result)  # type: ignore[arg-type]
             return result
         except ChatplugError as error:
-            state.fail(_name(plan, model), error)
-            io_done = gate is not None and gate.last_event is not None
-            goes_on = not last and (
-                (io_done and falls_over(error, context_length=client._fallback_on_context_length))
-                or (not io_done and not _stops_before_io(error))
-            )
-            if io_done and gate is not None:
-                state.plan, state.event = plan, gate.last_event
-            if goes_on:
-                logger.info("chatplug: %s failed (%s); falling over to %s", _name(plan, model),
-                            type(error).__name__, chain[index + 1])
+            final = _failed(client, state, chain, index, plan, gate, error, reading_ahead)
+            if final is None:
                 continue
-            final = state.final_error()
-            if state.started and not (finished and io_done):
-                if state.event is not None and state.plan is not None:
-                    client._finish(state.plan, state.event, None, final)
-                elif plan is not None:  # started, but no model got as far as a request
-                    client._finish(plan, plan.event(0), None, final)
             if final is error:
                 raise
             raise final from error
+        except BaseException as exc:  # a plugin bug or an interrupt while preparing a fallback
+            if not sending:
+                _finish(client, state, exc)
+            raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -469,68 +518,74 @@ async def arun_chain(
     for model in chain[1:]:
         client._route(model)
     state = _ChainState()
-    last_index = len(chain) - 1
     for index, model in enumerate(chain):
-        last = index == last_index
+        last = index == len(chain) - 1
         plan: CallPlan | None = None
         gate: Gate | None = None
-        finished = False
+        reading_ahead = sending = False
         try:
             plan = client._prepare(model, messages, stream, kwargs)
-            if state.call_id is None:
-                state.call_id = plan.call_id
-            else:
-                plan.call_id = state.call_id
-            gate = client._gate(plan, index=index, last=last, defer_finish=True)
-            assert gate is not None  # a chain always has a gate
-            gate.announce, state.started = not state.started, True
+            gate = _begin(client, state, plan, index, last)
+            sending = True
             result = await client._send(plan, gate)
-            if stream and not last:
-                finished = True
+            if stream:
+                reading_ahead = True
                 result = await _aread_ahead(result)  # type: ignore[arg-type]
             return result
         except ChatplugError as error:
-            state.fail(_name(plan, model), error)
-            io_done = gate is not None and gate.last_event is not None
-            goes_on = not last and (
-                (io_done and falls_over(error, context_length=client._fallback_on_context_length))
-                or (not io_done and not _stops_before_io(error))
-            )
-            if io_done and gate is not None:
-                state.plan, state.event = plan, gate.last_event
-            if goes_on:
-                logger.info("chatplug: %s failed (%s); falling over to %s", _name(plan, model),
-                            type(error).__name__, chain[index + 1])
+            final = _failed(client, state, chain, index, plan, gate, error, reading_ahead)
+            if final is None:
                 continue
-            final = state.final_error()
-            if state.started and not (finished and io_done):
-                if state.event is not None and state.plan is not None:
-                    client._finish(state.plan, state.event, None, final)
-                elif plan is not None:  # started, but no model got as far as a request
-                    client._finish(plan, plan.event(0), None, final)
             if final is error:
                 raise
             raise final from error
+        except BaseException as exc:
+            if not sending:
+                _finish(client, state, exc)
+            raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _read_ahead(stream: Stream) -> Stream:
     """Read a stream's first chunk before handing the stream over, so that a
-    failure before it can still fall over. The chunk is replayed first."""
+    failure before it can still fall over. The chunk is replayed first.
+
+    Meanwhile the stream does not report its own end: a chatplug error before
+    the first chunk is reported by the chain (which may go on to the next
+    model), so observers see one ``chatplug_on_finish`` per call."""
+    state = stream._state
+    state.finished = True
     guarded = _guard(stream, None)
     try:
         first = next(guarded)
-    except StopIteration:
-        return stream
+    except ChatplugError:
+        raise
+    except BaseException:  # StopIteration, cancelled, a hook raised: the stream reports its end itself
+        state.finished = False
+        state.finish()
+        if state.error is None:
+            return stream
+        raise
+    state.finished = False
     guarded.push_back(first)
     return stream
 
 
 async def _aread_ahead(stream: AsyncStream) -> AsyncStream:
+    """The async twin of :func:`_read_ahead`."""
+    state = stream._state
+    state.finished = True
     guarded = _aguard(stream, None)
     try:
         first = await guarded.__anext__()
-    except StopAsyncIteration:
-        return stream
+    except ChatplugError:
+        raise
+    except BaseException:
+        state.finished = False
+        state.finish()
+        if state.error is None:
+            return stream
+        raise
+    state.finished = False
     guarded.push_back(first)
     return stream

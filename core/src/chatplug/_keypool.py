@@ -70,6 +70,13 @@ class KeyPool:
                     f"key number {position} of the pool is {type(value).__name__}, not a non-empty string",
                     param="api_key",
                 )
+            if not (value.isascii() and value.isprintable()):
+                bad = next(i for i, char in enumerate(value) if not (char.isascii() and char.isprintable()))
+                raise InvalidRequestError(
+                    f"key number {position} of the pool has a character HTTP headers cannot carry "
+                    f"(U+{ord(value[bad]):04X} at position {bad}); check it for a stray newline, space or quote",
+                    param="api_key",
+                )
         prints = [key_fingerprint(value) for value in values]
         if len(set(prints)) != len(prints):
             raise InvalidRequestError("the key pool lists the same key twice", param="api_key")

@@ -44,10 +44,13 @@ _FIRST_POLL = 0.005
 _MAX_POLL = 0.1
 
 
-def _positive_or_none(name: str) -> Any:
+def _positive_or_none(name: str, allow_none: bool = True) -> Any:
     def check(_: Any, attribute: Any, value: Any) -> None:
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise InvalidRequestError(f"RateLimit({name}={value!r}): expected a whole number >= 1 or None", param=name)
+        if value is None and allow_none:
+            return
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            expected = "a whole number >= 1 or None" if allow_none else "a whole number >= 1"
+            raise InvalidRequestError(f"RateLimit({name}={value!r}): expected {expected}", param=name)
 
     return check
 
@@ -75,7 +78,7 @@ class RateLimit:
     max_in_flight: int | None = attrs.field(default=None, validator=_positive_or_none("max_in_flight"))
     rpm: int | None = attrs.field(default=None, validator=_positive_or_none("rpm"))
     tpm: int | None = attrs.field(default=None, validator=_positive_or_none("tpm"))
-    window: int = attrs.field(default=60, validator=_positive_or_none("window"))
+    window: int = attrs.field(default=60, validator=_positive_or_none("window", allow_none=False))
 
     def __attrs_post_init__(self) -> None:
         if self.max_in_flight is None and self.rpm is None and self.tpm is None:
@@ -100,10 +103,6 @@ class RateLimit:
         kinds = [f"{name}={getattr(self, name)}" for name in ("max_in_flight", "rpm", "tpm") if getattr(self, name)]
         window = f" per {self.window}s" if self.window != 60 and (self.rpm or self.tpm) else ""
         return f"{self.scope(provider, model, None if not self.per_key else 'per-key')}: {', '.join(kinds)}{window}"
-
-
-class _StorageDown(Exception):
-    """The shared storage failed (wraps the original error)."""
 
 
 # ---------------------------------------------------------------- backends
@@ -343,10 +342,6 @@ class Permit:
         self._slots = slots
         self._reservations = reservations
 
-    @property
-    def empty(self) -> bool:
-        return not self._slots and not self._reservations
-
     def settle(self, total_tokens: int | None) -> None:
         reservations, self._reservations = self._reservations, []
         if total_tokens is None or self._backend.windows is None:
@@ -423,9 +418,6 @@ class Permit:
             self.release()
 
 
-_NO_PERMIT_RULES: tuple[RateLimit, ...] = ()
-
-
 class Limiter:
     """Shared limits for the clients it is given to (``Client(limiter=...)``).
 
@@ -481,6 +473,10 @@ class Limiter:
                 raise InvalidRequestError(f"{name}={value!r}: expected seconds >= 0", param=name)
         if lease <= 0:
             raise InvalidRequestError(f"lease={lease!r}: expected seconds > 0", param="lease")
+        if not isinstance(reserve_tokens, int) or isinstance(reserve_tokens, bool) or reserve_tokens < 0:
+            raise InvalidRequestError(
+                f"reserve_tokens={reserve_tokens!r}: expected a whole number of tokens >= 0", param="reserve_tokens"
+            )
         self.limits = rules
         self.max_wait = float(max_wait)
         self.lease = float(lease)
@@ -639,11 +635,15 @@ class Limiter:
                         permit.release()
                         return None, max(0.0, reset - time.time()), rule.describe(provider, model)
                     reservations.append(_Reservation(item, scope, tokens, time.time()))
-            for rule in rules:
-                if rule.rpm is not None:
+            # Every rpm window is tested before any is hit: a moving-window hit cannot be
+            # taken back, so a request refused by one limit must not count against another.
+            for test_only in (True, False):
+                for rule in rules:
+                    if rule.rpm is None:
+                        continue
                     item = windows.item("requests", rule.rpm, rule.window)
                     scope = rule.scope(provider, model, fingerprint)
-                    if not windows.requests.hit(item, scope):
+                    if not (windows.requests.test(item, scope) if test_only else windows.requests.hit(item, scope)):
                         reset = windows.requests.get_window_stats(item, scope).reset_time
                         permit.settle(0)
                         permit.release()
@@ -719,12 +719,16 @@ class Limiter:
                         await permit.arelease()
                         return None, max(0.0, stats.reset_time - time.time()), rule.describe(provider, model)
                     reservations.append(_Reservation(item, scope, tokens, time.time()))
-            for rule in rules:
-                if rule.rpm is not None:
+            for test_only in (True, False):  # every window tested before any is hit (see _try)
+                for rule in rules:
+                    if rule.rpm is None:
+                        continue
                     assert windows is not None
                     item = windows.item("requests", rule.rpm, rule.window)
                     scope = rule.scope(provider, model, fingerprint)
-                    if not await windows.requests.hit(item, scope):
+                    room = await (windows.requests.test(item, scope) if test_only
+                                  else windows.requests.hit(item, scope))
+                    if not room:
                         stats = await windows.requests.get_window_stats(item, scope)
                         await permit.asettle(0)
                         await permit.arelease()

@@ -18,7 +18,10 @@ from chatplug.events import Adjustment
 from chatplug.provider import Limits, Provider
 from chatplug.types import WireObject
 
-__all__ = ["build_payload", "check_extra_headers", "check_limits", "checked_query", "encode_payload"]
+__all__ = [
+    "build_payload", "check_credentials", "check_extra_headers", "check_limits", "checked_query", "credential_secrets",
+    "encode_payload",
+]
 
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
@@ -238,14 +241,55 @@ def _json_ok(value: Any) -> bool:
     return True
 
 
-def check_extra_headers(provider: Provider, extra_headers: Any) -> None:
-    """Reject extra_headers that are not a dict of header names to strings."""
+def check_extra_headers(provider: Provider, extra_headers: Any, param: str = "extra_headers") -> None:
+    """Reject extra_headers that are not a dict of header names to strings HTTP can carry."""
     if not isinstance(extra_headers, Mapping) or not all(
         isinstance(key, str) and isinstance(value, str) for key, value in extra_headers.items()
     ):
         raise InvalidRequestError(
-            f"{provider.id}: extra_headers must be a dict of header names to string values",
-            param="extra_headers",
+            f"{provider.id}: {param} must be a dict of header names to string values",
+            param=param,
+            provider=provider.id,
+        )
+    for name, value in extra_headers.items():
+        for where, text in (("name", name), ("value", value)):
+            bad = _unsendable(text)
+            if bad:
+                raise InvalidRequestError(  # the value is not shown: it may be a credential
+                    f"{provider.id}: the {where} of {param}[{name.encode('ascii', 'backslashreplace').decode()!r}] "
+                    f"{bad}",
+                    param=param,
+                    provider=provider.id,
+                )
+
+
+def _unsendable(text: str) -> str:
+    """What keeps ``text`` out of an HTTP header ("" when nothing does), without quoting it."""
+    if text.isascii() and text.isprintable():
+        return ""
+    bad = next(i for i, char in enumerate(text) if not (char.isascii() and char.isprintable()))
+    return f"has a character HTTP headers cannot carry (U+{ord(text[bad]):04X} at position {bad})"
+
+
+def credential_secrets(credentials: Mapping[str, str] | None) -> tuple[str, ...]:
+    """What to scrub from errors for these credential headers: each value, and
+    each long word of it (the key in ``"Bearer <key>"``)."""
+    values = tuple(value for value in (credentials or {}).values() if value)
+    return values + tuple(part for value in values for part in value.split() if len(part) >= 8)
+
+
+def check_credentials(provider: Provider, credentials: Mapping[str, str] | None) -> None:
+    """Refuse a credential header that HTTP cannot carry (a key with a stray newline,
+    a non-ASCII character), before any I/O and without showing the key: httpx and
+    h11 would fail later with errors that quote the whole header value."""
+    for name, value in (credentials or {}).items():
+        what = _unsendable(value) if isinstance(value, str) else f"is a {type(value).__name__}, not a string"
+        if not what:
+            continue
+        raise InvalidRequestError(
+            f"{provider.id}: the {name} header made from the API key {what}; "
+            "check the key for a stray newline, space or quote copied along with it",
+            param="api_key",
             provider=provider.id,
         )
 

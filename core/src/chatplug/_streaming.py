@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -384,7 +384,7 @@ class _StreamState:
     ``finally`` releases the connection without waiting for the garbage collector.
     """
 
-    __slots__ = ("completed", "error", "event", "finished", "first", "observe", "processor", "response")
+    __slots__ = ("completed", "error", "event", "finished", "first", "observe", "on_error", "processor", "response")
 
     def __init__(self, processor: StreamProcessor, response: httpx.Response, first: bytes, event: RequestEvent) -> None:
         self.processor = processor
@@ -396,6 +396,8 @@ class _StreamState:
         self.finished = False
         #: The body was read to its end (as opposed to closed early).
         self.completed = False
+        #: Told of an APIError that ends the stream (a key pool takes a key out after a quota error event).
+        self.on_error: Callable[[APIError], object] | None = None
 
     def fail(self, exc: BaseException) -> BaseException:
         """Turn a mid-stream failure into the error the user gets, with ``.partial``."""
@@ -405,6 +407,11 @@ class _StreamState:
             self.processor.plan.scrub_error(exc)
             if exc.partial is None:
                 exc.partial = self.processor.partial()
+            if self.on_error is not None:
+                try:
+                    self.on_error(exc)
+                except Exception:  # reporting must not hide the stream's own error
+                    logger.exception("chatplug: reporting a stream error to the key pool failed")
         self.error = exc
         return exc
 

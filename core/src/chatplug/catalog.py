@@ -148,6 +148,10 @@ class ModelInfo:
         return out
 
 
+#: How many looked-up records a catalog keeps.
+_MAX_REMEMBERED = 512
+
+
 def _to_models(value: Mapping[str, ModelInfo] | None) -> Mapping[str, ModelInfo]:
     return MappingProxyType(dict(value or {}))
 
@@ -174,12 +178,22 @@ class ModelCatalog:
     models: Mapping[str, ModelInfo] = attrs.field(factory=dict, converter=_to_models, hash=False)
     families: tuple[tuple[str, ModelInfo], ...] = attrs.field(factory=tuple, converter=_to_families, hash=False)
     default: ModelInfo = attrs.field(factory=ModelInfo, hash=False)
+    #: Records already looked up (they are immutable): every request looks its model up twice.
+    _looked_up: dict[str, ModelInfo] = attrs.field(factory=dict, init=False, repr=False, eq=False, hash=False)
 
     def lookup(self, model: str) -> ModelInfo:
         """The record for ``model``: an exact entry, else the first matching family, else ``default``.
 
         The returned record carries ``model`` and ``source`` (what matched).
         """
+        info = self._looked_up.get(model)
+        if info is None:
+            info = self._find(model)
+            if len(self._looked_up) < _MAX_REMEMBERED:  # bounded: model names come from callers
+                self._looked_up[model] = info
+        return info
+
+    def _find(self, model: str) -> ModelInfo:
         info = self.models.get(model)
         if info is not None:
             return attrs.evolve(info, model=model, source=model)
