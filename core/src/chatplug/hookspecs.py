@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from chatplug.cli import AddCommand
     from chatplug.errors import APIError, APIStatusError
     from chatplug.events import RequestEvent
     from chatplug.normalize import ResponseNormalizer
@@ -162,3 +163,25 @@ def chatplug_on_finish(
     """Observe the end of a call, once: the final completion (for a stream, the
     one assembled from its chunks; partial if it was cut) and the error that
     ended it, if any."""
+
+
+# ------------------------------------------------------------------- command line
+
+
+@hookspec
+def chatplug_cli_commands(add_command: AddCommand) -> None:
+    """Add subcommands to the ``chatplug`` command (``chatplug serve``, say).
+
+    Call ``add_command(name, help=..., run=...)`` once per command. It returns
+    the command's :class:`argparse.ArgumentParser`, to which the plugin adds
+    its arguments; ``run(args)`` is called with the parsed
+    :class:`argparse.Namespace` when the command is used and returns the exit
+    code (``None`` counts as 0). A name already taken (a built-in command or
+    another plugin's) is refused with a warning, and a plugin whose hook raises
+    is reported and skipped: neither breaks the other commands.
+
+    Called only when the command line does not name a built-in command (so
+    ``chatplug chat`` never pays for it). Import heavy dependencies inside
+    ``run``, not at module level, so ``chatplug --help`` stays fast. See
+    :class:`chatplug.cli.AddCommand`.
+    """

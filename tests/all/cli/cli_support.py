@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 #: The key the tests give; no output of the command may ever contain it.
@@ -23,6 +25,25 @@ SCRUBBED_NAMES = ("ZAI_BASE_URL", "MOONSHOT_BASE_URL", "NO_COLOR", "OPENAI_BASE_
 
 #: Generous safety limit for one subprocess (never asserted on).
 RUN_TIMEOUT = 60
+
+
+@attrs.frozen
+class UserDirs:
+    """The temporary HOME, XDG data and XDG config directories of one test."""
+
+    home: Path
+    data: Path
+    config: Path
+
+    @property
+    def log(self) -> Path:
+        """Where the command's conversation log must be."""
+        return self.data / "chatplug" / "logs.db"
+
+    @property
+    def keys(self) -> Path:
+        """Where the command's key store must be."""
+        return self.config / "chatplug" / "keys.json"
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -7,19 +7,24 @@ import io
 import os
 import select
 import sys
+import time
 from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from chatplug._cli._errors import EXIT_ERROR, UsageError
-from chatplug._cli._render import ReplyPrinter, finish_notice, is_tty, print_json, usage_line
+from chatplug._cli._errors import UsageError
+from chatplug._cli._render import ReplyPrinter, finish_notice, is_tty, print_json, print_json_line, usage_line
 from chatplug._client import Client
 from chatplug._streaming import Stream
-from chatplug.errors import APIError
+from chatplug.errors import APIError, StreamInterruptedError
 from chatplug.hookspecs import hookimpl
 from chatplug.params import REQUEST_PARAMETERS as NAMED_PARAMS
 from chatplug.plugins import PluginRegistry
 from chatplug.provider import Provider
 from chatplug.types import ChatCompletion
+
+if TYPE_CHECKING:
+    from chatplug._cli._record import TurnRecorder
+    from chatplug._cli._waits import StatusLine
 
 __all__ = [
     "ChatSession",
@@ -50,11 +55,20 @@ _RESERVED = {
 STDIN_NOTICE_AFTER = 2.0
 
 
-def resolve_model_name(args: argparse.Namespace) -> str:
-    """``-m``, else ``$CHATPLUG_MODEL``; a usage error when neither is given."""
-    model: str | None = args.model or os.environ.get(MODEL_ENV)
+def resolve_model_name(args: argparse.Namespace, continued: str | None = None) -> str:
+    """``-m``, else the model of the conversation being continued, else
+    ``$CHATPLUG_MODEL``, else the default set with ``chatplug models default``;
+    a usage error when none is there."""
+    model: str | None = args.model or continued or os.environ.get(MODEL_ENV)
     if not model:
-        raise UsageError(f"no model: pass -m MODEL (or set {MODEL_ENV}); 'chatplug models' lists them")
+        from chatplug._cli._settings import get_default_model
+
+        model = get_default_model()
+    if not model:
+        raise UsageError(
+            f"no model: pass -m MODEL, set {MODEL_ENV}, or set a default with 'chatplug models default MODEL'; "
+            "'chatplug models' lists them"
+        )
     return model
 
 
@@ -172,14 +186,17 @@ def choose_provider(args: argparse.Namespace, registry: PluginRegistry, model: s
     return registry.resolve_model(model)[0].id
 
 
-def make_client(args: argparse.Namespace, registry: PluginRegistry, provider: str | Provider) -> Client:
-    """A client pinned to ``provider`` (see :func:`choose_provider`)."""
+def make_client(
+    args: argparse.Namespace, registry: PluginRegistry, provider: str | Provider, *, api_key: str | None = None
+) -> Client:
+    """A client pinned to ``provider`` (see :func:`choose_provider`); ``api_key``
+    (a stored key) is used when ``--api-key`` is not given."""
     options: dict[str, Any] = {}
     if args.timeout is not None:
         options["timeout"] = args.timeout
     return Client(
         provider=provider,
-        api_key=args.api_key,
+        api_key=args.api_key or api_key,
         base_url=args.base_url,
         max_retries=args.max_retries,
         registry=registry,
@@ -209,7 +226,12 @@ def history_message(completion: ChatCompletion) -> dict[str, Any] | None:
 
 
 class ChatSession:
-    """Sends messages with one client and prints each reply as the flags ask."""
+    """Sends messages with one client and prints each reply as the flags ask.
+
+    ``recorder`` (when logging is on) writes each turn to the conversation
+    log; ``status`` shows retries and, on a terminal, the wait for the first
+    token. ``history`` is a logged conversation being continued.
+    """
 
     def __init__(
         self,
@@ -220,35 +242,87 @@ class ChatSession:
         stdout: TextIO,
         stderr: TextIO,
         report_error: Callable[[APIError], None],
+        recorder: TurnRecorder | None = None,
+        status: StatusLine | None = None,
+        history: list[dict[str, Any]] | None = None,
+        client_for: Callable[[str], Client] | None = None,
     ) -> None:
         self.client = client
         self.model = model
         self.kwargs = request_options(args)
         self.stream = not args.no_stream
         self.as_json: bool = args.json
+        self.jsonl: bool = getattr(args, "jsonl", False)
         self.show_reasoning = not args.no_reasoning
         self.show_usage: bool = args.usage
+        if self.show_usage and self.stream and "stream_options" not in self.kwargs:
+            self.kwargs["stream_options"] = {"include_usage": True}
         self.stdout = stdout
         self.stderr = stderr
         self.report_error = report_error
         self.system: str | None = args.system
+        self.recorder = recorder
+        self.status = status
+        self.history: list[dict[str, Any]] = list(history or [])
+        self.client_for = client_for
+
+    def switch_model(self, model: str) -> None:
+        """Use ``model`` from the next call on (a client for its provider when it is another one)."""
+        if self.client_for is not None:
+            self.client = self.client_for(model)
+        self.model = model
+        if self.recorder is not None:
+            self.recorder.model = model
 
     def first_messages(self) -> list[dict[str, Any]]:
-        """The history a conversation starts with: the system prompt, if any."""
-        return [{"role": "system", "content": self.system}] if self.system else []
+        """The history a conversation starts with: the system prompt, if any, and a continued conversation."""
+        system = [{"role": "system", "content": self.system}] if self.system else []
+        return [*system, *self.history]
 
     def complete(self, messages: list[dict[str, Any]]) -> ChatCompletion:
-        """Send ``messages``, print the reply, return the final completion."""
+        """Send ``messages``, print the reply, log the turn, return the final completion."""
+        started = time.monotonic()
+        if self.recorder is not None:
+            self.recorder.begin()
+        try:
+            final = self._complete(messages)
+        except BaseException as error:
+            if self.recorder is not None:
+                self.recorder.record(messages, self.kwargs, None, error, time.monotonic() - started)
+            raise
+        if self.recorder is not None:
+            self.recorder.record(messages, self.kwargs, final, None, time.monotonic() - started)
+        return final
+
+    def _waiting(self) -> None:
+        if self.status is not None:
+            self.status.start(f"chatplug: waiting for {self.model}")
+
+    def _waited(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def _complete(self, messages: list[dict[str, Any]]) -> ChatCompletion:
         printer = ReplyPrinter(self.stdout, self.stderr, show_reasoning=self.show_reasoning)
         final: ChatCompletion
-        if self.stream:
-            final = self._stream(messages, printer)
-        else:
-            final = self.client.chat.completions.create(
-                model=self.model, messages=messages, **self.kwargs
-            )
-            if not self.as_json:
-                printer.completion(final)
+        self._waiting()
+        try:
+            if self.stream:
+                final = self._stream(messages, printer)
+            else:
+                final = self.client.chat.completions.create(model=self.model, messages=messages, **self.kwargs)
+                self._waited()
+                if self.jsonl:
+                    print_json_line(final, self.stdout)
+                elif not self.as_json:
+                    printer.completion(final)
+        except StreamInterruptedError as error:
+            self._waited()
+            if self.as_json and error.partial is not None:
+                print_json(error.partial, self.stdout)  # nothing the server sent is lost
+            raise
+        finally:
+            self._waited()
         if self.as_json:
             print_json(final, self.stdout)
         notice = finish_notice(final)
@@ -263,17 +337,21 @@ class ChatSession:
         stream: Stream = self.client.chat.completions.create(
             model=self.model, messages=messages, stream=True, **self.kwargs
         )
+        self._waited()
+        quiet = self.as_json or self.jsonl
         with stream:
             try:
                 for chunk in stream:
-                    if self.as_json:
+                    if self.jsonl:
+                        print_json_line(chunk, self.stdout)
+                    if quiet:
                         continue
                     for choice in chunk.choices:
                         if choice.index == 0:
                             printer.reasoning(choice.delta.reasoning_content)
                             printer.content(choice.delta.content)
             finally:
-                if not self.as_json:
+                if not quiet:
                     printer.end()
             return stream.get_final_completion()
 
@@ -283,47 +361,10 @@ class ChatSession:
         return 0
 
     def run_interactive(self, first_prompt: str | None, stdin: TextIO | None) -> int:
-        """A conversation kept in memory until ``/exit``, ``/quit`` or end of input.
+        """A conversation with slash commands (see :mod:`._interactive`)."""
+        from chatplug._cli._interactive import InteractiveChat
 
-        An API error ends only the turn it happened in; the conversation goes on
-        without that turn. Returns 0, or 1 when any turn failed.
-        """
-        messages = self.first_messages()
-        failed = False
-        tty = is_tty(stdin)
-        if tty:
-            _enable_line_editing()
-            self.stderr.write(f"chatplug: chatting with {self.model}; /exit or Ctrl-D to leave\n")
-            self.stderr.flush()
-        pending = first_prompt
-        while True:
-            if pending is not None:
-                text, pending = pending, None
-            else:
-                line = _read_line(stdin, tty, self.stdout)
-                if line is None:
-                    break
-                text = line
-            if text.strip() in EXIT_COMMANDS:
-                break
-            if not text.strip():
-                continue
-            messages.append({"role": "user", "content": text})
-            try:
-                final = self.complete(messages)
-            except APIError as error:
-                messages.pop()
-                self.report_error(error)
-                failed = True
-                continue
-            reply = history_message(final)
-            if reply is None:
-                messages.pop()  # nothing to keep (a tool call only): the history stays valid without the turn
-                self.stderr.write("chatplug: this turn is left out of the conversation (no text in the reply)\n")
-                self.stderr.flush()
-            else:
-                messages.append(reply)
-        return EXIT_ERROR if failed else 0
+        return InteractiveChat(self, stdin).run(first_prompt)
 
 
 def _enable_line_editing() -> None:

@@ -21,7 +21,16 @@ from chatplug.errors import (
 )
 from chatplug.plugins import PluginRegistry
 
-__all__ = ["EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "exit_code", "error_line", "one_line"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_USAGE",
+    "EXIT_INTERRUPTED",
+    "CommandFailed",
+    "UsageError",
+    "exit_code",
+    "error_line",
+    "one_line",
+]
 
 #: An API, network or configuration error.
 EXIT_ERROR = 1
@@ -52,7 +61,9 @@ def _key_env(registry: PluginRegistry | None, provider_id: str | None) -> str | 
     return " or ".join(provider.api_key_env)
 
 
-def _hint(error: ChatplugError, registry: PluginRegistry | None, key_given: bool) -> str | None:
+def _hint(
+    error: ChatplugError, registry: PluginRegistry | None, key_given: bool, key_stored: bool = False
+) -> str | None:
     if isinstance(error, MissingAPIKeyError):
         return None  # the message itself says what to set
     if isinstance(error, ModelNotFoundError):
@@ -60,6 +71,11 @@ def _hint(error: ChatplugError, registry: PluginRegistry | None, key_given: bool
     if isinstance(error, AuthenticationError):
         if key_given:
             return "check the --api-key value; keys only work on the endpoint (region, plan) they were issued for"
+        if key_stored:
+            return (
+                f"check the stored key ('chatplug keys set {error.provider}'); keys only work on the endpoint "
+                "(region, plan) they were issued for"
+            )
         env = _key_env(registry, error.provider)
         where = f"check {env}" if env else "check the API key"
         return f"{where}; keys only work on the endpoint (region, plan) they were issued for"
@@ -102,11 +118,16 @@ def _code(error: APIStatusError) -> str | None:
     return f"code {error.code}" if error.code else None
 
 
-def error_line(error: ChatplugError, registry: PluginRegistry | None = None, *, key_given: bool = False) -> str:
-    """One line for stderr naming the provider, status, provider code, message and a hint."""
+def error_line(
+    error: ChatplugError, registry: PluginRegistry | None = None, *, key_given: bool = False, key_stored: bool = False
+) -> str:
+    """One line for stderr naming the provider, status, provider code, message and a hint.
+
+    ``key_stored``: the key came from the command's key store (``chatplug keys set``).
+    """
     kind = "error" if isinstance(error, APIError) or not isinstance(error, InvalidRequestError) else "invalid request"
     text = f"chatplug: {kind}: {_message(error)}"
-    hint = _hint(error, registry, key_given)
+    hint = _hint(error, registry, key_given, key_stored)
     if hint:
         text += f" (hint: {hint})"
     return one_line(text)
@@ -114,3 +135,7 @@ def error_line(error: ChatplugError, registry: PluginRegistry | None = None, *, 
 
 class UsageError(Exception):
     """The command line is wrong in a way argparse cannot see (exit code 2)."""
+
+
+class CommandFailed(Exception):
+    """A command could not do its work for a reason that is not the command line's (exit code 1)."""

@@ -6,12 +6,12 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from chatplug._version import __version__
 
-__all__ = ["build_parser", "parse_option", "redact_arguments", "secret_arguments"]
+__all__ = ["BUILTIN_COMMANDS", "build_parser", "parse_option", "redact_arguments", "secret_arguments"]
 
 DESCRIPTION = "Chat with any installed chatplug provider from the terminal."
 EPILOG = (
@@ -157,6 +157,14 @@ def _add_chat(subparsers: Any, secrets: list[str]) -> None:
     )
     chat.add_argument("-s", "--system", metavar="TEXT", help="system prompt")
     chat.add_argument(
+        "-c", "--continue", dest="continue_last", action="store_true",
+        help="continue the last logged conversation (its history is sent, its model used unless -m is given)",
+    )
+    chat.add_argument("--cid", metavar="ID", help="continue the logged conversation with this id")
+    chat.add_argument(
+        "--no-log", action="store_true", help="do not write this exchange to the log (also: CHATPLUG_NO_LOG=1)"
+    )
+    chat.add_argument(
         "--temperature", type=float, metavar="T", help="sampling temperature (checked against the provider's range)"
     )
     chat.add_argument("--max-tokens", type=_positive_int, metavar="N", help="most tokens the reply may use")
@@ -171,14 +179,23 @@ def _add_chat(subparsers: Any, secrets: list[str]) -> None:
         help="any other parameter, JSON-parsed when it parses, e.g. -o top_p=0.9 -o thinking='{\"type\":\"disabled\"}'",
     )
     chat.add_argument("--no-stream", action="store_true", help="wait for the whole reply instead of streaming it")
-    chat.add_argument("--json", action="store_true", help="print the final completion as OpenAI wire JSON")
+    output = chat.add_mutually_exclusive_group()
+    output.add_argument(
+        "--json", action="store_true",
+        help="print the final completion as OpenAI wire JSON (a cut stream prints its partial completion, exit 1)",
+    )
+    output.add_argument("--jsonl", action="store_true", help="print each stream chunk as one JSON line")
     chat.add_argument("--no-reasoning", action="store_true", help="do not show the model's reasoning")
-    chat.add_argument("-u", "--usage", action="store_true", help="print token usage on stderr")
+    chat.add_argument(
+        "-u", "--usage", action="store_true",
+        help="print token usage on stderr (a stream asks for it with stream_options.include_usage)",
+    )
     _add_connection_options(chat)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``chatplug`` argument parser with its ``chat``, ``providers`` and ``models`` commands."""
+def build_parser(add_commands: Callable[[Any, list[str]], None] | None = None) -> argparse.ArgumentParser:
+    """The ``chatplug`` argument parser with its ``chat``, ``providers``, ``models``,
+    ``logs`` and ``keys`` commands; ``add_commands(subparsers, secrets)`` adds more (plugins')."""
     secrets: list[str] = []
     parser = _Parser(prog="chatplug", description=DESCRIPTION, epilog=EPILOG, secrets=secrets)
     parser.add_argument("--version", action="version", version=f"chatplug {__version__}")
@@ -192,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="One row per installed provider. API keys are never shown, only whether they are set.",
     )
     providers.add_argument("--debug", action="store_true", help="show plugin loading in detail")
+    providers.add_argument("--json", action="store_true", help="print the providers and failed plugins as JSON")
     models = subparsers.add_parser(
         "models",
         secrets=secrets,
@@ -200,4 +218,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     models.add_argument("--provider", metavar="ID", help="only this provider")
     models.add_argument("--debug", action="store_true", help="show plugin loading in detail")
+    models.add_argument("--json", action="store_true", help="print the models as JSON")
+    models_commands = models.add_subparsers(dest="models_command", metavar="{default}")
+    default = models_commands.add_parser(
+        "default",
+        secrets=secrets,
+        help="show or set the default model",
+        description="Show the default model, or set it. -m and $CHATPLUG_MODEL win over it.",
+    )
+    default.add_argument("default_model", nargs="?", metavar="MODEL", help="the new default model")
+    default.add_argument("--clear", action="store_true", help="remove the default model")
+    _add_logs(subparsers, secrets)
+    _add_keys(subparsers, secrets)
+    if add_commands is not None:
+        add_commands(subparsers, secrets)
     return parser
+
+
+#: The commands chatplug itself defines; plugin commands may not take these names.
+BUILTIN_COMMANDS = frozenset({"chat", "providers", "models", "logs", "keys"})
+
+
+def _add_logs(subparsers: Any, secrets: list[str]) -> None:
+    logs = subparsers.add_parser(
+        "logs",
+        secrets=secrets,
+        help="show logged exchanges, or where the log is",
+        description="The latest exchanges of the conversation log, oldest first. 'chatplug logs path' prints "
+        "where the SQLite database is.",
+    )
+    logs.add_argument("-n", "--count", type=_whole_number, default=3, metavar="N",
+                      help="how many exchanges (default: 3; 0: all)")
+    logs.add_argument("-q", "--query", metavar="TEXT", help="only exchanges whose prompt or reply contains TEXT")
+    logs.add_argument("--cid", metavar="ID", help="only this conversation")
+    logs.add_argument("-m", "--model", metavar="MODEL", help="only this model (name or provider/name)")
+    logs.add_argument("--json", action="store_true", help="print the exchanges as JSON")
+    commands = logs.add_subparsers(dest="logs_command", metavar="{path}")
+    commands.add_parser("path", secrets=secrets, help="print the path of the log database")
+
+
+def _add_keys(subparsers: Any, secrets: list[str]) -> None:
+    keys = subparsers.add_parser(
+        "keys",
+        secrets=secrets,
+        help="store API keys for the command",
+        description="API keys for the chatplug command, in a file only you can read. A key given with --api-key "
+        "or in the provider's environment variable wins over a stored one. The library never reads this file.",
+    )
+    commands = keys.add_subparsers(dest="keys_command", metavar="{set,list,path,remove}")
+    commands.required = True
+    store = commands.add_parser(
+        "set", secrets=secrets, help="store the key of PROVIDER (typed hidden, or read from stdin)"
+    )
+    store.add_argument("provider", metavar="PROVIDER", help="the provider id, e.g. glm or kimi")
+    commands.add_parser("list", secrets=secrets, help="the providers with a stored key (never the keys)")
+    commands.add_parser("path", secrets=secrets, help="print the path of the key file")
+    remove = commands.add_parser("remove", secrets=secrets, help="forget the key of PROVIDER")
+    remove.add_argument("provider", metavar="PROVIDER")

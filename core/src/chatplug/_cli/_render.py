@@ -11,9 +11,9 @@ import json
 import os
 from typing import Any, TextIO
 
-from chatplug.types import ChatCompletion, Usage
+from chatplug.types import ChatCompletion, ChatCompletionChunk, Usage
 
-__all__ = ["ReplyPrinter", "finish_notice", "is_tty", "message_text", "print_json", "usage_line"]
+__all__ = ["ReplyPrinter", "finish_notice", "is_tty", "message_text", "print_json", "print_json_line", "usage_line"]
 
 DIM = "\x1b[2m"
 RESET = "\x1b[0m"
@@ -103,6 +103,12 @@ def message_text(content: str | list[Any] | None) -> str | None:
 def print_json(completion: ChatCompletion, out: TextIO) -> None:
     """Print the completion as OpenAI wire JSON."""
     out.write(json.dumps(completion.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    out.flush()
+
+
+def print_json_line(item: ChatCompletion | ChatCompletionChunk, out: TextIO) -> None:
+    """Print a chunk (or a completion) as one line of OpenAI wire JSON (``--jsonl``)."""
+    out.write(json.dumps(item.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
     out.flush()
 
 
