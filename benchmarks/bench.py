@@ -246,6 +246,36 @@ def stream_runs(base_url: str, chunks: int, streams: int) -> tuple[Callable[[], 
     return with_chatplug, with_httpx, close
 
 
+# ------------------------------------------------------------------- limiter
+
+
+def limiter_overhead(base_url: str, requests: int, rounds: int, redis_url: str | None) -> dict[str, float]:
+    """Wall seconds per sequential non-stream request with no limiter, an in-memory
+    one and (given a URL) a Redis one, each limiting in-flight, requests and tokens.
+    Needs ``chatplug[limits]`` (and ``chatplug[redis]`` for Redis)."""
+    import chatplug
+
+    rules = [chatplug.RateLimit(max_in_flight=1000, rpm=10_000_000, tpm=2_000_000_000)]
+    limiters: dict[str, chatplug.Limiter | None] = {"none": None, "memory": chatplug.Limiter(rules)}
+    if redis_url:
+        limiters["redis"] = chatplug.Limiter(rules, storage=redis_url, namespace="chatplug-bench")
+    best: dict[str, float] = {}
+    clients = {name: chatplug.Client(base_url=base_url, api_key="sk-bench", max_retries=0, limiter=limiter)
+               for name, limiter in limiters.items()}
+    for client in clients.values():  # warm up: connections, plugins, Redis scripts
+        for _ in range(20):
+            client.chat.completions.create(model="bench-1", messages=MESSAGES, max_tokens=256)
+    for _ in range(rounds):
+        for name, client in clients.items():
+            start = time.perf_counter()
+            for _ in range(requests):
+                client.chat.completions.create(model="bench-1", messages=MESSAGES, max_tokens=256)
+            best[name] = min(best.get(name, float("inf")), (time.perf_counter() - start) / requests)
+    for client in clients.values():
+        client.close()
+    return best
+
+
 # ---------------------------------------------------------------------- load
 
 
@@ -363,6 +393,9 @@ def main() -> int:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load-worker", nargs=4, metavar=("SIDE", "URL", "STREAMS", "CHUNKS"), help=argparse.SUPPRESS)
     parser.add_argument("--chunk-worker", nargs=4, metavar=("SIDE", "URL", "CHUNKS", "STREAMS"), help=argparse.SUPPRESS)
+    parser.add_argument("--limiter", nargs="?", const="", metavar="REDIS_URL",
+                        help="only measure the per-request cost of a shared limiter (in memory, and on Redis "
+                        "when a URL is given) next to none; needs chatplug[limits] / chatplug[redis]")
     parser.add_argument(
         "--instructions",
         action="store_true",
@@ -383,6 +416,8 @@ def main() -> int:
         return 0
 
     quick = args.quick
+    if args.limiter is not None:
+        return limiter_main(args.limiter or None, quick)
     server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
     assert server.stdout is not None and server.stdin is not None
@@ -450,6 +485,24 @@ def main() -> int:
         print(json.dumps({name: {"chatplug": chat, "httpx": raw, "ratio": chat / raw, "target": TARGETS[name]}
                           for name, (chat, raw, _) in results.items()}, indent=2))
     return 1 if missed and args.check and not quick else 0
+
+
+def limiter_main(redis_url: str | None, quick: bool) -> int:
+    """``--limiter``: the limiter table only."""
+    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    assert server.stdout is not None and server.stdin is not None
+    try:
+        base_url = f"http://127.0.0.1:{int(server.stdout.readline())}/v1"
+        figures = limiter_overhead(base_url, 100 if quick else 500, 2 if quick else 5, redis_url)
+    finally:
+        server.stdin.close()
+        server.wait(10)
+    none = figures["none"]
+    print(f"{'limiter':<10} {'per request':>12} {'added':>10}")
+    for name, seconds in figures.items():
+        print(f"{name:<10} {seconds * 1e6:>9.0f} us {(seconds - none) * 1e6:>7.0f} us")
+    return 0
 
 
 if __name__ == "__main__":

@@ -29,11 +29,20 @@ if TYPE_CHECKING:
         converter,
         from_dict,
     )
+    from chatplug._keypool import (
+        KeyPool,
+        key_fingerprint,
+    )
+    from chatplug._limits import (
+        Limiter,
+        RateLimit,
+    )
     from chatplug._streaming import (
         AsyncStream,
         Stream,
     )
     from chatplug.errors import (
+        AllModelsFailedError,
         APIConnectionError,
         APIError,
         APIResponseValidationError,
@@ -47,8 +56,12 @@ if TYPE_CHECKING:
         ContextLengthError,
         InternalServerError,
         InvalidRequestError,
+        KeyPoolExhaustedError,
+        LimiterUnavailableError,
+        LimitWaitTimeoutError,
         MissingAPIKeyError,
         ModelNotFoundError,
+        ModelRuleError,
         NotFoundError,
         PermissionDeniedError,
         PluginError,
@@ -184,6 +197,16 @@ __all__ = [
     "APITimeoutError",
     "StreamInterruptedError",
     "APIResponseValidationError",
+    # scale: fallbacks, key pools, shared limits
+    "KeyPool",
+    "key_fingerprint",
+    "Limiter",
+    "RateLimit",
+    "ModelRuleError",
+    "AllModelsFailedError",
+    "KeyPoolExhaustedError",
+    "LimitWaitTimeoutError",
+    "LimiterUnavailableError",
 ]
 
 #: Public submodules, also reachable as attributes (``chatplug.errors``).
@@ -262,6 +285,15 @@ _LOCATIONS = {
     "ToolMessage": "chatplug.types",
     "Usage": "chatplug.types",
     "UserMessage": "chatplug.types",
+    "KeyPool": "chatplug._keypool",
+    "key_fingerprint": "chatplug._keypool",
+    "Limiter": "chatplug._limits",
+    "RateLimit": "chatplug._limits",
+    "ModelRuleError": "chatplug.errors",
+    "AllModelsFailedError": "chatplug.errors",
+    "KeyPoolExhaustedError": "chatplug.errors",
+    "LimitWaitTimeoutError": "chatplug.errors",
+    "LimiterUnavailableError": "chatplug.errors",
 }
 
 

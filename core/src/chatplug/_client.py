@@ -11,13 +11,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
 from chatplug._convert import structure_completion
+from chatplug._fallback import Gate, Ticket, arun_chain, check_fallbacks, run_chain
+from chatplug._keypool import KeyPool, KeySpec, as_pool
 from chatplug._request import build_payload, check_extra_headers, checked_query, encode_payload
 from chatplug._streaming import AsyncStream, Stream, StreamProcessor
 from chatplug._transport import (
@@ -41,6 +43,8 @@ from chatplug.types import ChatCompletion, Message
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from chatplug._limits import Limiter
 
 __all__ = ["Client", "AsyncClient", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"]
 
@@ -84,16 +88,22 @@ class _ClientBase:
         self,
         *,
         provider: str | Provider | None = None,
-        api_key: str | None = None,
+        api_key: KeySpec | None = None,
         base_url: str | None = None,
         endpoint: str | None = None,
         timeout: float | httpx.Timeout | None = _NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
         registry: PluginRegistry | None = None,
+        fallbacks: Sequence[str] | None = None,
+        fallback_on_context_length: bool = False,
+        limiter: Limiter | None = None,
     ) -> None:
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise InvalidRequestError(f"max_retries={max_retries!r} must be a whole number >= 0", param="max_retries")
+        keys: KeySpec | None = api_key
+        if isinstance(keys, Mapping):
+            api_key = None
         if provider is None and base_url is None and (api_key is not None or endpoint is not None):
             raise InvalidRequestError(
                 "api_key= and endpoint= apply to one provider: pass provider='glm' (or another id) too",
@@ -107,7 +117,13 @@ class _ClientBase:
         if isinstance(provider, str):
             provider = self._registry.provider(provider)
         self._provider: Provider | None = provider
-        self._api_key = _Secret(api_key) if api_key else None
+        self._pools: dict[str, KeyPool] = {}
+        if keys is not None and not isinstance(keys, str):
+            self._pools = self._key_pools(keys)
+        self._api_key = _Secret(keys) if isinstance(keys, str) and keys else None
+        self._fallbacks = check_fallbacks(fallbacks)
+        self._fallback_on_context_length = bool(fallback_on_context_length)
+        self._limiter = limiter
         self._base_url = base_url.rstrip("/") if base_url else None
         if provider is not None and base_url is None:
             self._base_url = provider.resolve_base_url(endpoint, os.environ).rstrip("/")
@@ -116,6 +132,44 @@ class _ClientBase:
         self.default_headers = dict(default_headers or {})
         self._closed = False
         self._http_lock = threading.Lock()
+
+    def _key_pools(self, keys: KeySpec) -> dict[str, KeyPool]:
+        """``api_key=`` given as several keys, a pool, or per provider: one pool per provider id."""
+        if isinstance(keys, Mapping):
+            pools = {}
+            for provider_id, value in keys.items():
+                known = self._provider if self._provider is not None and self._provider.id == provider_id else None
+                if known is None:
+                    self._registry.provider(provider_id)  # an unknown id is an error now, not at the first call
+                pooled = as_pool(value)
+                pools[provider_id] = pooled if isinstance(pooled, KeyPool) else KeyPool([pooled])
+            return pools
+        if self._provider is None:
+            raise InvalidRequestError(
+                "several keys apply to one provider: pass provider='glm' too, or api_key={'glm': [...]}",
+                param="api_key",
+            )
+        pooled = as_pool(keys)
+        return {self._provider.id: pooled if isinstance(pooled, KeyPool) else KeyPool([pooled])}
+
+    def _chain(self, model: str, fallbacks: Sequence[str] | None) -> tuple[str, ...]:
+        extra = self._fallbacks if fallbacks is None else check_fallbacks(fallbacks)
+        return (model, *extra) if extra else (model,)
+
+    def _gate(self, plan: CallPlan, *, index: int = 0, last: bool = True, defer_finish: bool = False) -> Gate | None:
+        """The per-attempt gate for key pools, limits and fallbacks (None when none applies)."""
+        pool = self._pools.get(plan.provider.id)
+        if pool is None and self._limiter is None and not defer_finish:
+            return None
+        return Gate(
+            plan,
+            index=index,
+            last=last,
+            defer_finish=defer_finish,
+            pool=pool,
+            limiter=self._limiter,
+            context_length=self._fallback_on_context_length,
+        )
 
     def _check_open(self) -> None:
         if self._closed:
@@ -172,8 +226,11 @@ class _ClientBase:
         payload = build_payload(provider, name, messages, given, extra_body)
         hook = self._registry.hook
         hook.chatplug_prepare_payload(provider=provider, model=name, payload=payload)
+        pool = self._pools.get(provider.id) if self._pools else None
         credentials = hook.chatplug_credentials(
-            provider=provider, api_key=self._api_key.get() if self._api_key else None, environ=os.environ
+            provider=provider,
+            api_key=pool.peek(provider.id) if pool else self._api_key.get() if self._api_key else None,
+            environ=os.environ,
         )
         url = f"{base_url}/chat/completions"
         warn_insecure(url)
@@ -225,10 +282,17 @@ class _ClientBase:
             notify(caller, request=plan.event(0))
 
     def _start_attempt(
-        self, plan: CallPlan, attempt: int, http: httpx.Client | httpx.AsyncClient
+        self,
+        plan: CallPlan,
+        attempt: int,
+        http: httpx.Client | httpx.AsyncClient,
+        gate: Gate | None = None,
+        ticket: Ticket | None = None,
     ) -> tuple[Any, httpx.Request]:
         """Announce one attempt to the observers and build its httpx request."""
         event = plan.event(attempt)
+        if gate is not None and ticket is not None:
+            event = gate.event(event, ticket)
         notify(plan.hook.chatplug_on_request, request=event)
         request = http.build_request(
             "POST", plan.url, content=plan.body, headers=plan.headers, params=plan.params, timeout=plan.timeout
@@ -246,12 +310,18 @@ class _ClientBase:
         """A 2xx stream whose body ended before its first byte: retryable like a dropped connection."""
         return APIConnectionError(f"{plan.provider.id}: the stream closed before any data", provider=plan.provider.id)
 
-    def _should_retry(self, plan: CallPlan, attempt: int, error: APIError, event: Any) -> float | None:
-        will_retry = error.retryable and attempt < self.max_retries
-        notify(plan.hook.chatplug_on_error, request=event, error=error, will_retry=will_retry)
+    def _should_retry(
+        self, plan: CallPlan, attempt: int, error: APIError, event: Any, gate: Gate | None = None,
+        switch_key: bool = False,
+    ) -> float | None:
+        will_retry = (error.retryable and attempt < self.max_retries) or switch_key
+        falls_over = not will_retry and gate is not None and gate.will_fall_over(error)
+        notify(plan.hook.chatplug_on_error, request=event, error=error, will_retry=will_retry or falls_over)
         if not will_retry:
             return None
         delay = retry_delay(attempt, error)
+        if gate is not None:
+            delay = gate.retry_delay(delay, switch_key)
         logger.info(
             "%s: attempt %d failed (%s); retrying in %.2fs", plan.provider.id, attempt + 1, type(error).__name__, delay
         )
@@ -276,16 +346,29 @@ class Completions:
         model: str,
         messages: Iterable[Message],
         stream: Literal[False] = False,
+        fallbacks: Sequence[str] | None = None,
         **kwargs: Unpack[CreateParams],
     ) -> ChatCompletion: ...
 
     @overload
     def create(
-        self, *, model: str, messages: Iterable[Message], stream: Literal[True], **kwargs: Unpack[CreateParams]
+        self,
+        *,
+        model: str,
+        messages: Iterable[Message],
+        stream: Literal[True],
+        fallbacks: Sequence[str] | None = None,
+        **kwargs: Unpack[CreateParams],
     ) -> Stream: ...
 
     def create(
-        self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Unpack[CreateParams]
+        self,
+        *,
+        model: str,
+        messages: Iterable[Message],
+        stream: bool = False,
+        fallbacks: Sequence[str] | None = None,
+        **kwargs: Unpack[CreateParams],
     ) -> ChatCompletion | Stream:
         """Create a chat completion; with ``stream=True``, return a :class:`Stream`.
 
@@ -297,8 +380,14 @@ class Completions:
         ``top_logprobs``, ``logit_bias``; plus ``extra_headers``,
         ``extra_query``, ``extra_body`` (provider parameters such as GLM's
         ``thinking``) and ``timeout``.
+
+        ``fallbacks=["glm-4.5-air", "kimi/kimi-k2-0905-preview"]`` names models
+        to try in order when this one fails in a way another model could fix
+        (connection errors, 5xx, rate limits, quota); it overrides the
+        client's ``fallbacks=`` (``[]`` turns them off for this call). See
+        docs/scale.md.
         """
-        return self._client._create(model, messages, stream, dict(kwargs))
+        return self._client._create(model, messages, stream, dict(kwargs), fallbacks)
 
 
 class AsyncCompletions:
@@ -314,19 +403,32 @@ class AsyncCompletions:
         model: str,
         messages: Iterable[Message],
         stream: Literal[False] = False,
+        fallbacks: Sequence[str] | None = None,
         **kwargs: Unpack[CreateParams],
     ) -> ChatCompletion: ...
 
     @overload
     async def create(
-        self, *, model: str, messages: Iterable[Message], stream: Literal[True], **kwargs: Unpack[CreateParams]
+        self,
+        *,
+        model: str,
+        messages: Iterable[Message],
+        stream: Literal[True],
+        fallbacks: Sequence[str] | None = None,
+        **kwargs: Unpack[CreateParams],
     ) -> AsyncStream: ...
 
     async def create(
-        self, *, model: str, messages: Iterable[Message], stream: bool = False, **kwargs: Unpack[CreateParams]
+        self,
+        *,
+        model: str,
+        messages: Iterable[Message],
+        stream: bool = False,
+        fallbacks: Sequence[str] | None = None,
+        **kwargs: Unpack[CreateParams],
     ) -> ChatCompletion | AsyncStream:
         """The async twin of :meth:`Completions.create`."""
-        return await self._client._create(model, messages, stream, dict(kwargs))
+        return await self._client._create(model, messages, stream, dict(kwargs), fallbacks)
 
 
 class Chat:
@@ -370,7 +472,7 @@ class Client(_ClientBase):
         self,
         *,
         provider: str | Provider | None = None,
-        api_key: str | None = None,
+        api_key: KeySpec | None = None,
         base_url: str | None = None,
         endpoint: str | None = None,
         timeout: float | httpx.Timeout | None = _NOT_GIVEN,
@@ -378,6 +480,9 @@ class Client(_ClientBase):
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         registry: PluginRegistry | None = None,
+        fallbacks: Sequence[str] | None = None,
+        fallback_on_context_length: bool = False,
+        limiter: Limiter | None = None,
     ) -> None:
         super().__init__(
             provider=provider,
@@ -388,6 +493,9 @@ class Client(_ClientBase):
             max_retries=max_retries,
             default_headers=default_headers,
             registry=registry,
+            fallbacks=fallbacks,
+            fallback_on_context_length=fallback_on_context_length,
+            limiter=limiter,
         )
         self._http = http_client
         self._owns_http = http_client is None
@@ -404,15 +512,29 @@ class Client(_ClientBase):
         return self._http
 
     def _create(
-        self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]
+        self,
+        model: str,
+        messages: Iterable[Message],
+        stream: bool,
+        kwargs: dict[str, Any],
+        fallbacks: Sequence[str] | None = None,
     ) -> ChatCompletion | Stream:
         self._check_open()
+        chain = self._chain(model, fallbacks)
+        if len(chain) > 1:
+            return run_chain(self, chain, messages, stream, kwargs)
         plan = self._prepare(model, messages, stream, kwargs)
+        return self._send(plan, self._gate(plan))
+
+    def _send(self, plan: CallPlan, gate: Gate | None) -> ChatCompletion | Stream:
+        """Send one prepared call, with its retries (and its gate's keys and limits)."""
+        stream = plan.stream
         http = self.http_client
         self._start(plan)
         attempt = 0
         while True:
-            event, request = self._start_attempt(plan, attempt, http)
+            ticket = gate.begin(attempt) if gate is not None else None
+            event, request = self._start_attempt(plan, attempt, http, gate, ticket)
             try:
                 try:
                     response = http.send(request, stream=True, follow_redirects=False)
@@ -427,7 +549,8 @@ class Client(_ClientBase):
                         first = next(source, b"")
                         if not first:
                             raise self._empty_stream(plan)
-                        return Stream(StreamProcessor(plan, response.headers), response, first, source, event)
+                        result = Stream(StreamProcessor(plan, response.headers), response, first, source, event)
+                        return result if gate is None or ticket is None else gate.guard_stream(result, ticket)
                     content = response.read()
                 except httpx.HTTPError as exc:
                     response.close()
@@ -438,14 +561,20 @@ class Client(_ClientBase):
                 completion = self._completion(plan, response, content)
             except APIError as error:
                 plan.scrub_error(error)
-                delay = self._should_retry(plan, attempt, error, event)
+                switch = gate.failed(ticket, error) if gate is not None and ticket is not None else False
+                delay = self._should_retry(plan, attempt, error, event, gate, switch)
                 if delay is None:
-                    self._finish(plan, event, None, error)
+                    if gate is None or not gate.defer_finish:
+                        self._finish(plan, event, None, error)
                     raise
             except BaseException as exc:  # interrupted, cancelled, or a plugin hook raised
+                if gate is not None and ticket is not None:
+                    gate.interrupted(ticket)
                 self._finish(plan, event, None, exc)
                 raise
             else:
+                if gate is not None and ticket is not None:
+                    gate.succeeded(ticket, completion)
                 self._finish(plan, event, completion, None)
                 return completion
             try:
@@ -477,7 +606,7 @@ class AsyncClient(_ClientBase):
         self,
         *,
         provider: str | Provider | None = None,
-        api_key: str | None = None,
+        api_key: KeySpec | None = None,
         base_url: str | None = None,
         endpoint: str | None = None,
         timeout: float | httpx.Timeout | None = _NOT_GIVEN,
@@ -485,6 +614,9 @@ class AsyncClient(_ClientBase):
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         registry: PluginRegistry | None = None,
+        fallbacks: Sequence[str] | None = None,
+        fallback_on_context_length: bool = False,
+        limiter: Limiter | None = None,
     ) -> None:
         super().__init__(
             provider=provider,
@@ -495,6 +627,9 @@ class AsyncClient(_ClientBase):
             max_retries=max_retries,
             default_headers=default_headers,
             registry=registry,
+            fallbacks=fallbacks,
+            fallback_on_context_length=fallback_on_context_length,
+            limiter=limiter,
         )
         self._http = http_client
         self._owns_http = http_client is None
@@ -513,15 +648,29 @@ class AsyncClient(_ClientBase):
         return self._http
 
     async def _create(
-        self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]
+        self,
+        model: str,
+        messages: Iterable[Message],
+        stream: bool,
+        kwargs: dict[str, Any],
+        fallbacks: Sequence[str] | None = None,
     ) -> ChatCompletion | AsyncStream:
         self._check_open()
+        chain = self._chain(model, fallbacks)
+        if len(chain) > 1:
+            return await arun_chain(self, chain, messages, stream, kwargs)
         plan = self._prepare(model, messages, stream, kwargs)
+        return await self._send(plan, self._gate(plan))
+
+    async def _send(self, plan: CallPlan, gate: Gate | None) -> ChatCompletion | AsyncStream:
+        """Send one prepared call, with its retries (and its gate's keys and limits)."""
+        stream = plan.stream
         http = self.http_client
         self._start(plan)
         attempt = 0
         while True:
-            event, request = self._start_attempt(plan, attempt, http)
+            ticket = await gate.abegin(attempt) if gate is not None else None
+            event, request = self._start_attempt(plan, attempt, http, gate, ticket)
             try:
                 try:
                     response = await http.send(request, stream=True, follow_redirects=False)
@@ -536,7 +685,8 @@ class AsyncClient(_ClientBase):
                         first = await anext(asource, b"")
                         if not first:
                             raise self._empty_stream(plan)
-                        return AsyncStream(StreamProcessor(plan, response.headers), response, first, asource, event)
+                        aresult = AsyncStream(StreamProcessor(plan, response.headers), response, first, asource, event)
+                        return aresult if gate is None or ticket is None else gate.aguard_stream(aresult, ticket)
                     content = await response.aread()
                 except httpx.HTTPError as exc:
                     await response.aclose()
@@ -547,14 +697,20 @@ class AsyncClient(_ClientBase):
                 completion = self._completion(plan, response, content)
             except APIError as error:
                 plan.scrub_error(error)
-                delay = self._should_retry(plan, attempt, error, event)
+                switch = await gate.afailed(ticket, error) if gate is not None and ticket is not None else False
+                delay = self._should_retry(plan, attempt, error, event, gate, switch)
                 if delay is None:
-                    self._finish(plan, event, None, error)
+                    if gate is None or not gate.defer_finish:
+                        self._finish(plan, event, None, error)
                     raise
             except BaseException as exc:  # interrupted, cancelled, or a plugin hook raised
+                if gate is not None and ticket is not None:
+                    await gate.ainterrupted(ticket)
                 self._finish(plan, event, None, exc)
                 raise
             else:
+                if gate is not None and ticket is not None:
+                    await gate.asucceeded(ticket, completion)
                 self._finish(plan, event, completion, None)
                 return completion
             try:

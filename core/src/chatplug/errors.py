@@ -4,9 +4,13 @@
 
     ChatplugError
     ├── InvalidRequestError          bad input, raised before any network I/O
+    │   └── ModelRuleError           the model's own rules refuse it (fallbacks go on)
     ├── MissingAPIKeyError           no key given and none in the provider's env vars
     ├── ModelNotFoundError           no installed provider (or more than one) claims the model
     ├── PluginError                  a plugin failed to load (strict mode) or clashes
+    ├── KeyPoolExhaustedError        every key of a key pool was taken out
+    ├── LimitWaitTimeoutError        a shared limit stayed full past max_wait
+    ├── LimiterUnavailableError      the limiter's Redis is down and it fails closed
     └── APIError                     what a server sent, or failed to send
         ├── APIStatusError           an error response; status_code, code, request_id, provider, body
         │   ├── BadRequestError (400)
@@ -22,7 +26,8 @@
         ├── APIConnectionError       the connection failed or broke
         │   ├── APITimeoutError
         │   └── StreamInterruptedError   a stream ended early; ``.partial`` holds what arrived
-        └── APIResponseValidationError   the response data was malformed
+        ├── APIResponseValidationError   the response data was malformed
+        └── AllModelsFailedError     every model of a fallback chain failed; ``.errors``
 
 Every :class:`APIError` raised while a stream was being read carries
 ``.partial``: the :class:`~chatplug.ChatCompletion` assembled from the chunks
@@ -60,6 +65,11 @@ __all__ = [
     "StreamInterruptedError",
     "APIResponseValidationError",
     "RETRYABLE_STATUS_CODES",
+    "ModelRuleError",
+    "AllModelsFailedError",
+    "KeyPoolExhaustedError",
+    "LimitWaitTimeoutError",
+    "LimiterUnavailableError",
 ]
 
 #: HTTP statuses retried by default (429 only when it is a rate limit).
@@ -271,3 +281,78 @@ def status_error_class(status_code: int | None) -> type[APIStatusError]:
     if status_code >= 500:
         return InternalServerError
     return _STATUS_CLASSES.get(status_code, APIStatusError)
+
+
+# ------------------------------------------------------- fallbacks, key pools, limits
+
+
+class ModelRuleError(InvalidRequestError):
+    """A request the chosen *model* cannot take, though another model could.
+
+    Raised before any network I/O by a model's own rules: its catalog entry, or
+    a parameter that model does not support. Unlike a plain
+    :class:`InvalidRequestError`, it lets a call with ``fallbacks=`` go on to
+    the next model. Any :class:`InvalidRequestError` whose ``model_specific``
+    attribute is ``True`` counts the same.
+    """
+
+    #: Marks the failure as specific to one model's rules (read by fallbacks).
+    model_specific: bool = True
+
+    def __init__(
+        self, message: str, *, param: str | None = None, provider: str | None = None, model: str | None = None
+    ) -> None:
+        super().__init__(message, param=param, provider=provider)
+        self.model = model
+
+
+class AllModelsFailedError(APIError):
+    """Every model of a call with ``fallbacks=`` failed.
+
+    ``errors`` holds each model's final error, in the order the models were
+    tried; ``models`` the ``provider/model`` names they belong to. The message
+    lists them all. The last error is also the ``__cause__``.
+    """
+
+    def __init__(self, errors: tuple[BaseException, ...], models: tuple[str, ...]) -> None:
+        pairs = zip(models, errors, strict=False)
+        lines = "; ".join(f"{model}: {type(error).__name__}: {error}" for model, error in pairs)
+        super().__init__(f"all {len(errors)} models failed: {lines}")
+        self.errors = errors
+        self.models = models
+
+
+class KeyPoolExhaustedError(ChatplugError):
+    """Every key of a provider's key pool was taken out (authentication or quota errors).
+
+    Raised before any network I/O. ``provider`` is the provider id;
+    ``removed`` maps each key's fingerprint to the name of the error that
+    took it out.
+    """
+
+    def __init__(self, message: str, *, provider: str | None = None, removed: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.removed = removed or {}
+
+
+class LimitWaitTimeoutError(ChatplugError):
+    """A request would have waited longer than ``max_wait`` for a shared limit.
+
+    Raised before any network I/O. ``limit`` describes the limit that was
+    full (``"glm: max_in_flight=5"``), ``waited`` the seconds waited.
+    """
+
+    def __init__(self, message: str, *, provider: str | None = None, limit: str = "", waited: float = 0.0) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.limit = limit
+        self.waited = waited
+
+
+class LimiterUnavailableError(ChatplugError):
+    """The limiter's shared storage (Redis) could not be reached and the
+    limiter is set to fail closed (``on_storage_error="closed"``).
+
+    Raised before any network I/O; the request was not sent.
+    """

@@ -19,6 +19,10 @@ class RequestEvent:
     ``call_id`` is the same for every attempt of a call; ``attempt`` counts from
     0. ``headers`` are the request headers with every credential redacted.
     ``payload`` is the JSON body as sent; treat it as read-only.
+    ``fallback_index`` is 0 for the call's own model and N for its N-th
+    fallback (``model`` and ``provider`` are then the fallback's).
+    ``key_fingerprint`` names the API key used (a short SHA-256 prefix, see
+    :func:`chatplug.key_fingerprint`) when the client was given the key, else ``None``.
     """
 
     call_id: int
@@ -30,3 +34,5 @@ class RequestEvent:
     headers: Mapping[str, str]
     payload: Mapping[str, Any] = attrs.field(repr=False)
     stream: bool
+    fallback_index: int = 0
+    key_fingerprint: str | None = None

@@ -165,6 +165,16 @@ def chatplug_on_finish(
     ended it, if any."""
 
 
+@hookspec
+def chatplug_on_key_removed(provider: Provider, key_fingerprint: str, error: BaseException) -> None:
+    """Observe an API key being taken out of a client's key pool, once per key.
+
+    ``key_fingerprint`` names the key (:func:`chatplug.key_fingerprint`; the key
+    itself is never passed); ``error`` is the authentication, permission or
+    quota error that took it out.
+    """
+
+
 # ------------------------------------------------------------------- command line
 
 
