@@ -12,6 +12,7 @@ provider's request id when it sent one.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -125,16 +126,13 @@ def error_reply(exc: BaseException) -> ErrorReply:
             headers["x-request-id"] = exc.request_id
         if code in ("insufficient_quota", "upstream_authentication_error"):
             headers["x-should-retry"] = "false"  # openai-python reads it: retrying cannot help
-        retry_after = exc.retry_after
-        if retry_after is None:
+        if code == "rate_limit_exceeded":  # the provider's wait hint: its headers, else what its body said
             lowered = {key.lower(): value for key, value in exc.headers.items()}
-            value = lowered.get("retry-after")
-            if value is not None:
-                headers["retry-after"] = value
-            if lowered.get("retry-after-ms"):
-                headers["retry-after-ms"] = lowered["retry-after-ms"]
-        elif code == "rate_limit_exceeded":
-            headers["retry-after"] = str(max(1, round(retry_after)))
+            hinted = [name for name in ("retry-after", "retry-after-ms") if lowered.get(name)]
+            for name in hinted:
+                headers[name] = lowered[name]
+            if not hinted and exc.retry_after is not None:
+                headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
         body = _body(exc.message, type_, code, provider=exc.provider, provider_code=exc.code,
                      provider_status=exc.status_code, request_id=exc.request_id)
         return ErrorReply(status, body, headers, metric)
