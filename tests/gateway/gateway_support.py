@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from chatplug.plugins import PluginRegistry
 from chatplug.testing import FakeServer
 from chatplug_gateway import create_app, load_config
 from starlette.applications import Starlette
@@ -158,9 +159,10 @@ class ThreadedGateway:
         self.thread.join(30)
 
 
-def threaded_gateway(toml: str = "", environ: Mapping[str, str] | None = None) -> ThreadedGateway:
+def threaded_gateway(toml: str = "", environ: Mapping[str, str] | None = None,
+                     registry: PluginRegistry | None = None) -> ThreadedGateway:
     config = load_config(text=toml, environ=environ).with_env_keys(environ or {})
-    return ThreadedGateway(create_app(config))
+    return ThreadedGateway(create_app(config, registry=registry))
 
 
 class GatewayProcess:

@@ -190,8 +190,22 @@ class _Lines:
             return found[index] if index < len(found) else None
         return found[0] if found else None
 
+    def top(self, key: str) -> int | None:
+        """A top-level ``key = ...`` (before any table) or a table named ``[key]`` / ``[key.sub]``."""
+        first = self.headers[0][0] if self.headers else len(self.lines) + 1
+        pattern = re.compile(rf"\s*([\"']?){re.escape(key)}\1\s*[.=]")
+        for number in range(1, first):
+            if pattern.match(self.lines[number - 1]):
+                return number
+        for number, header in self.headers:
+            if header == key or header.startswith(f"{key}."):
+                return number
+        return None
+
     def key(self, table: str | None, key: str, index: int | None = None) -> int | None:
-        start = self.table(table, index) if table else 0
+        if table is None:
+            return self.top(key)
+        start = self.table(table, index)
         if start is None:
             return self._dotted(table, key)
         ends = [number for number, _ in self.headers if number > start]
@@ -240,7 +254,7 @@ class _Reader:
             return None
         value = raw[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            self.fail(table, key, f"{label or table}.{key} must be a whole number >= {low}, got {value!r}", index)
+            self.fail(table, key, f"{_name(table, key, label)} must be a whole number >= {low}, got {value!r}", index)
         return value
 
     def seconds(self, raw: Mapping[str, Any], table: str, key: str, default: float, index: int | None = None,
@@ -249,7 +263,7 @@ class _Reader:
             return default
         value = raw[key]
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-            self.fail(table, key, f"{label or table}.{key} must be seconds >= 0, got {value!r}", index)
+            self.fail(table, key, f"{_name(table, key, label)} must be seconds >= 0, got {value!r}", index)
         return float(value)
 
     def string(self, raw: Mapping[str, Any], table: str, key: str, index: int | None = None,
@@ -258,7 +272,7 @@ class _Reader:
             return None
         value = raw[key]
         if not isinstance(value, str) or not value.strip() or (check is not None and not check(value)):
-            self.fail(table, key, f"{label or table}.{key} must be {hint or 'a non-empty string'}, got {value!r}",
+            self.fail(table, key, f"{_name(table, key, label)} must be {hint or 'a non-empty string'}, got {value!r}",
                       index)
         return value
 
@@ -269,9 +283,14 @@ class _Reader:
         value = raw[key]
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(item, str) and item.strip() for item in items):
-            self.fail(table, key, f"{label or table}.{key} must be a string or a list of non-empty strings, "
+            self.fail(table, key, f"{_name(table, key, label)} must be a string or a list of non-empty strings, "
                       f"got {value!r}", index)
         return tuple(items)
+
+
+def _name(table: str, key: str, label: str | None) -> str:
+    """How a message names a key: ``server.port``, or ``keys #2: rpm`` inside an array of tables."""
+    return f"{label} {key}" if label else f"{table}.{key}"
 
 
 def _model_name(value: str) -> bool:
@@ -363,7 +382,7 @@ def _models(read: _Reader, data: Mapping[str, Any], values: dict[str, Any]) -> N
     fallbacks = read.table(data, "fallbacks", frozenset())
     chains: dict[str, tuple[str, ...]] = {}
     for model, chain in fallbacks.items():
-        items = read.strings(fallbacks, "fallbacks", model, label="fallbacks")
+        items = read.strings(fallbacks, "fallbacks", model)
         assert items is not None
         if isinstance(chain, str):
             read.fail("fallbacks", model, f"fallbacks.{model} must be a list of models, got {chain!r}")
@@ -496,7 +515,7 @@ def _providers(read: _Reader, data: Mapping[str, Any], values: dict[str, Any]) -
         unknown = sorted(set(table) - {"api_key_env"})
         if unknown:
             read.fail(name, unknown[0], f"{name}: unknown key {unknown[0]!r}; known: api_key_env")
-        envs = read.strings(table, name, "api_key_env", label=name)
+        envs = read.strings(table, name, "api_key_env")
         if envs is None:
             read.fail(name, None, f"{name}: set api_key_env to the environment variable(s) holding its key(s)")
         for env_name in envs:
