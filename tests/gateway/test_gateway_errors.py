@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 from chatplug.testing import FakeServer, Reply
-from gateway_support import MESSAGES, ThreadedGateway, chunk, completion, fixture_json, simple_stream
+from gateway_support import MESSAGES, ThreadedGateway, chunk, completion, fixture_json, simple_stream, threaded_gateway
 
 
 def client(gateway: ThreadedGateway) -> openai.OpenAI:
@@ -170,3 +170,14 @@ def test_a_wait_the_provider_gave_only_in_its_message_becomes_retry_after(
                           json={"model": "kimi-k2-0905-preview", "messages": MESSAGES})
     assert response.status_code == 429
     assert response.headers["retry-after"] == "1" and response.headers["x-request-id"] == "kimi-r-1"
+
+
+def test_a_body_over_the_configured_size_is_413_before_it_is_read(fake: FakeServer) -> None:
+    with threaded_gateway("[server]\nmax_body_bytes = 2048\n") as served:
+        big = {"model": "glm-4.6", "messages": [{"role": "user", "content": "x" * 4096}]}
+        response = httpx.post(f"{served.base_url}/chat/completions", json=big)
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "request_too_large"
+        chunked = httpx.post(f"{served.base_url}/chat/completions", content=iter([json.dumps(big).encode()]))
+        assert chunked.status_code == 413  # no content-length: refused while reading
+    assert fake.requests == []

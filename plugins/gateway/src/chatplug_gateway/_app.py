@@ -198,9 +198,14 @@ def _describe(key: GatewayKey) -> str:
 
 
 async def _release(permit: Permit | None, usage: Any) -> None:
+    """Free the key's in-flight slot and settle its token reservation: with the usage reported, with 0
+    tokens (``usage=0``) for a request that consumed none, or kept as reserved (``None``: unknown)."""
     if permit is None:
         return
-    total = usage.get("total_tokens") if isinstance(usage, dict) else getattr(usage, "total_tokens", None)
+    if isinstance(usage, int):
+        total: Any = usage
+    else:
+        total = usage.get("total_tokens") if isinstance(usage, dict) else getattr(usage, "total_tokens", None)
     with anyio.CancelScope(shield=True):
         await permit.asettle(total if isinstance(total, int) else None)
         await permit.arelease()
@@ -235,7 +240,7 @@ async def chat_completions(request: Request) -> Response:
     try:
         key = gateway.authenticate(request)
         call.tenant = key.name
-        raw = await request.body()
+        raw = await _read_body(request, gateway.config.max_body_bytes)
         parsed, body = parse_request(raw)
         call.stream = parsed.stream
         target, call.provider, call.model = gateway.route(parsed.model)
@@ -248,7 +253,7 @@ async def chat_completions(request: Request) -> Response:
         permit = await gateway.acquire(key, body, len(raw))
         result = await _create(gateway, parsed, target, fallbacks)
     except Exception as exc:  # every failure becomes OpenAI error JSON
-        await _release(permit, None)
+        await _release(permit, 0)  # nothing was generated: the reservation goes back
         reply = error_reply(exc)
         if reply.status >= 500 and reply.body["error"]["code"] == "internal_error":
             logger.exception("internal error (reference %s)", reply.body["error"].get("reference"))
@@ -260,7 +265,23 @@ async def chat_completions(request: Request) -> Response:
         gateway.metrics.observe_usage(call.provider, call.model, call.tenant, usage)
         _finish(gateway, call, "200")
         return _json(200, completion_wire(result, parsed.model))
-    return EventStreamResponse(_events(gateway, call, result, ChunkWire(parsed.model, parsed.include_usage), permit))
+    streamed = _StreamReply(gateway, call, result, ChunkWire(parsed.model, parsed.include_usage), permit)
+    return EventStreamResponse(streamed.events(), on_close=streamed.close)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to be larger than ``limit``."""
+    too_large = GatewayError(413, f"the request body is larger than the gateway accepts ({limit} bytes)",
+                             type="invalid_request_error", code="request_too_large", metric="RequestTooLarge")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for piece in request.stream():
+        body.extend(piece)
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
 
 
 async def _create(gateway: Gateway, parsed: CallRequest, target: str,
@@ -274,37 +295,61 @@ async def _create(gateway: Gateway, parsed: CallRequest, target: str,
     return result
 
 
-async def _events(gateway: Gateway, call: _Call, stream: chatplug.AsyncStream, wire: ChunkWire,
-                  permit: Permit | None) -> AsyncGenerator[bytes, None]:
-    """The SSE events of one stream, pulled from the upstream one chunk at a time."""
-    status = "499"  # the client went away, unless the stream ends otherwise
-    error: BaseException | None = None
-    labels = (call.provider, call.model, call.tenant)
-    try:
-        async for chunk in stream:
-            if not wire.chunks:
-                gateway.metrics.first_chunk.labels(*labels).observe(time.perf_counter() - call.started)
-            data = wire.convert(chunk)
-            if data is not None:
-                yield sse(data)
-        final = wire.final()
-        if final is not None:
-            yield sse(final)
-        status = "200"
-        yield DONE
-    except Exception as exc:  # an error after the stream started: one error event, then the end
-        error = exc
-        reply = error_reply(exc)
-        status = str(reply.status)
-        if reply.body["error"]["code"] == "internal_error":
-            logger.exception("internal error in a stream (reference %s)", reply.body["error"].get("reference"))
-        yield sse(reply.body, event="error")
-    finally:
+class _StreamReply:
+    """One streamed reply: its SSE events, pulled from the upstream one chunk at a time, and its cleanup.
+
+    :meth:`close` runs once, whether the events ran to their end, failed, or
+    never started (a client that left before the first event).
+    """
+
+    def __init__(self, gateway: Gateway, call: _Call, stream: chatplug.AsyncStream, wire: ChunkWire,
+                 permit: Permit | None) -> None:
+        self.gateway = gateway
+        self.call = call
+        self.stream = stream
+        self.wire = wire
+        self.permit = permit
+        self.status = "499"  # the client went away, unless the stream ends otherwise
+        self.error: BaseException | None = None
+        self.closed = False
+
+    async def events(self) -> AsyncGenerator[bytes, None]:
+        """The encoded SSE events; an error after the start is one ``error`` event, then the end."""
+        call, wire = self.call, self.wire
+        try:
+            async for chunk in self.stream:
+                if not wire.chunks:
+                    self.gateway.metrics.first_chunk.labels(call.provider, call.model, call.tenant).observe(
+                        time.perf_counter() - call.started)
+                data = wire.convert(chunk)
+                if data is not None:
+                    yield sse(data)
+            final = wire.final()
+            if final is not None:
+                yield sse(final)
+            self.status = "200"
+            yield DONE
+        except Exception as exc:  # an error after the stream started: one error event, then the end
+            self.error = exc
+            reply = error_reply(exc)
+            self.status = str(reply.status)
+            if reply.body["error"]["code"] == "internal_error":
+                logger.exception("internal error in a stream (reference %s)", reply.body["error"].get("reference"))
+            yield sse(reply.body, event="error")
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Close the upstream stream, give back the key's limits, count the request (once)."""
+        if self.closed:
+            return
+        self.closed = True
+        call, usage = self.call, self.wire.usage
         with anyio.CancelScope(shield=True):
-            await stream.close()
-        await _release(permit, wire.usage)
-        gateway.metrics.observe_usage(*labels, wire.usage)
-        _finish(gateway, call, status, error)
+            await self.stream.close()
+        await _release(self.permit, usage if usage is not None else (0 if self.status != "200" else None))
+        self.gateway.metrics.observe_usage(call.provider, call.model, call.tenant, usage)
+        _finish(self.gateway, call, self.status, self.error)
 
 
 async def list_models(request: Request) -> Response:

@@ -125,6 +125,8 @@ class GatewayConfig:
     timeout: float = 600.0
     fallback_on_context_length: bool = False
     graceful_timeout: float = 30.0
+    #: The largest request body accepted (bytes); a larger one is a 413 before it is read in full.
+    max_body_bytes: int = 32 * 1024 * 1024
     keys: tuple[GatewayKey, ...] = ()
     aliases: Mapping[str, str] = attrs.field(factory=dict)
     fallbacks: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
@@ -340,7 +342,8 @@ def load_config(path: str | Path | None = None, *, text: str | None = None,
 
 
 def _server(read: _Reader, data: Mapping[str, Any], values: dict[str, Any]) -> None:
-    raw = read.table(data, "server", frozenset({"host", "port", "workers", "graceful_timeout"}))
+    raw = read.table(data, "server", frozenset({"host", "port", "workers", "graceful_timeout",
+                                                        "max_body_bytes"}))
     host = read.string(raw, "server", "host")
     if host is not None:
         values["host"] = host
@@ -353,6 +356,9 @@ def _server(read: _Reader, data: Mapping[str, Any], values: dict[str, Any]) -> N
     if workers is not None:
         values["workers"] = workers
     values["graceful_timeout"] = read.seconds(raw, "server", "graceful_timeout", 30.0)
+    size = read.whole(raw, "server", "max_body_bytes", low=1024)
+    if size is not None:
+        values["max_body_bytes"] = size
 
 
 def _upstream(read: _Reader, data: Mapping[str, Any], values: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ whatever the ASGI spec version the server announces).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 
 import anyio
 from starlette.responses import Response
@@ -22,8 +22,10 @@ __all__ = ["EventStreamResponse"]
 class EventStreamResponse(Response):
     """``text/event-stream`` from an async generator of encoded events."""
 
-    def __init__(self, events: AsyncGenerator[bytes, None], headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, events: AsyncGenerator[bytes, None], headers: Mapping[str, str] | None = None,
+                 on_close: Callable[[], Awaitable[None]] | None = None) -> None:
         self.status_code = 200
+        self.on_close = on_close
         self.background = None
         self.events = events
         self.stream_headers = {
@@ -54,3 +56,5 @@ class EventStreamResponse(Response):
         finally:
             with anyio.CancelScope(shield=True):
                 await self.events.aclose()  # runs the producer's cleanup (closing the upstream) now
+                if self.on_close is not None:
+                    await self.on_close()  # also when the producer never started

@@ -170,7 +170,9 @@ class ChunkWire:
         for wire_choice, choice in zip(choices, chunk.choices, strict=False):
             if not isinstance(wire_choice, dict):
                 continue
-            wire_choice.pop("usage", None)
+            in_choice = wire_choice.pop("usage", None)  # a provider's place for it (Kimi)
+            if chunk.usage is None and isinstance(in_choice, dict):
+                self.usage = in_choice
             delta = wire_choice.get("delta")
             calls = choice.delta.tool_calls if choice.delta is not None else None
             if not calls or not isinstance(delta, dict) or not isinstance(delta.get("tool_calls"), list):
