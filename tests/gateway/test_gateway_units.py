@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 import chatplug
+import httpx
 import pytest
 from chatplug_gateway._config import GatewayKey, hash_key, is_loopback
 from chatplug_gateway._sse import EventStreamResponse
@@ -76,3 +77,17 @@ def test_keys_allow_by_pattern_on_either_name() -> None:
                                                 ("::", False), ("192.168.1.4", False), ("gateway.internal", False)])
 def test_loopback_addresses(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.anyio
+async def test_an_app_without_keys_served_beyond_loopback_refuses_requests() -> None:
+    """`chatplug serve` refuses to start so; an app embedded and served another way answers 403."""
+    from chatplug_gateway import create_app
+
+    transport = httpx.ASGITransport(app=create_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://10.1.2.3") as client:
+        refused = await client.get("/v1/models")
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        served = await client.get("/v1/models")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "gateway_without_keys"
+    assert served.status_code == 200

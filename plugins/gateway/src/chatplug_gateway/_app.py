@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatplug_gateway._config import ENV_CONFIG, GatewayConfig, GatewayKey, hash_key, load_config
+from chatplug_gateway._config import ENV_CONFIG, GatewayConfig, GatewayKey, hash_key, is_loopback, load_config
 from chatplug_gateway._errors import GatewayError, error_class_name, error_reply
 from chatplug_gateway._metrics import CONTENT_TYPE_LATEST, Metrics
 from chatplug_gateway._sse import EventStreamResponse
@@ -135,6 +135,13 @@ class Gateway:
     def authenticate(self, request: Request) -> GatewayKey:
         """The gateway key of the request (``Authorization: Bearer ...``); 401 if it is missing or unknown."""
         if not self._by_hash:
+            server = request.scope.get("server") or ("127.0.0.1", 0)
+            if server[0] and not is_loopback(str(server[0])):
+                # `chatplug serve` refuses to start like this; an app served some other way is refused here
+                raise GatewayError(403, "this gateway has no gateway keys configured, so it answers only on a "
+                                   "loopback address; configure [[keys]] or CHATPLUG_GATEWAY_KEYS",
+                                   type="permission_error", code="gateway_without_keys",
+                                   metric="GatewayWithoutKeys")
             return ANONYMOUS
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
