@@ -151,3 +151,15 @@ def test_serve_subprocess_keeps_provider_keys_out_of_its_output(fake: FakeServer
     assert "POST /v1/chat/completions" in output  # the access log was written
     for secret in (ZAI_KEY, MOONSHOT_KEY, TEAM_A_KEY):
         assert secret not in output
+
+
+def test_a_request_larger_than_the_keys_whole_tpm_is_400_not_a_rate_limit(fake: FakeServer) -> None:
+    toml = '[[keys]]\nname = "small"\nkey = "gw-small-tpm-key-00000"\ntpm = 1000\n'
+    with threaded_gateway(toml) as served, client(served, "gw-small-tpm-key-00000") as c:
+        with pytest.raises(openai.BadRequestError) as caught:
+            c.chat.completions.create(model="glm-4.6", messages=MESSAGES, max_tokens=5000)
+        assert caught.value.code == "tokens_over_key_limit" and caught.value.param == "max_tokens"
+        assert "tpm=1000" in caught.value.message
+        fake.add(Reply.json(completion()))
+        c.chat.completions.create(model="glm-4.6", messages=MESSAGES, max_tokens=100)
+    assert len(fake.requests) == 1

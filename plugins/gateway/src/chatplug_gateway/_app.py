@@ -185,6 +185,12 @@ class Gateway:
             return None
         limiter = self._tenant_limiters[key.limits.max_wait]
         tokens = limiter.tokens_for(body, size)
+        if key.limits.tpm is not None and tokens > key.limits.tpm:  # could never pass: not a rate limit
+            raise GatewayError(
+                400, f"the request reserves {tokens} tokens (max_tokens plus about one token per 4 bytes of the "
+                f"prompt), more than gateway key {key.name!r} may use in a minute (tpm={key.limits.tpm}); "
+                "lower max_tokens", type="invalid_request_error", code="tokens_over_key_limit", param="max_tokens",
+                metric="GatewayTokensOverLimit")
         try:
             return await limiter.aacquire(_tenant_scope(key), "*", None, tokens)
         except chatplug.LimitWaitTimeoutError:
