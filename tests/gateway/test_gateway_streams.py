@@ -14,7 +14,7 @@ import httpx
 import pytest
 from chatplug.plugins import PluginRegistry
 from chatplug.testing import FakeServer, Reply
-from gateway_support import MESSAGES, USAGE, chunk, simple_stream, threaded_gateway
+from gateway_support import MESSAGES, USAGE, chunk, completion, simple_stream, threaded_gateway
 from gateway_support import ThreadedGateway as Gateway
 
 
@@ -107,3 +107,15 @@ def test_a_slow_client_gets_backpressure_not_buffering(fake: FakeServer) -> None
         sock.close()
     assert counter.count == total + 1
     assert received.count(b'"content":"' + piece.encode()) == total
+
+
+def test_client_disconnect_during_a_non_stream_request_cancels_it_upstream(fake: FakeServer, gateway: Gateway) -> None:
+    fake.add(Reply.json(completion(), delay_before_headers=60))  # a model thinking for a minute
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{gateway.base_url}/chat/completions", json={"model": "glm-4.6", "messages": MESSAGES},
+                   timeout=httpx.Timeout(30, read=1))  # the client gives up after a second and hangs up
+    assert fake.client_disconnected.wait(20)
+    assert fake.last_request.disconnected
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    assert 'chatplug_gateway_requests_total{model="glm-4.6",provider="glm",status="499",stream="false",' \
+           'tenant="anonymous"} 1.0' in metrics

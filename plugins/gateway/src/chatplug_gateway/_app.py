@@ -264,7 +264,7 @@ async def chat_completions(request: Request) -> Response:
                                metric="ModelNotAllowed")
         fallbacks = gateway.fallbacks_for(parsed.model, target, key)
         permit = await gateway.acquire(key, body, len(raw))
-        result = await _create(gateway, parsed, target, fallbacks)
+        result = await _create_unless_gone(request, gateway, parsed, target, fallbacks)
     except Exception as exc:  # every failure becomes OpenAI error JSON
         await _release(permit, 0)  # nothing was generated: the reservation goes back
         reply = error_reply(exc)
@@ -272,6 +272,15 @@ async def chat_completions(request: Request) -> Response:
             logger.exception("internal error (reference %s)", reply.body["error"].get("reference"))
         _finish(gateway, call, str(reply.status), exc)
         return _json(reply.status, reply.body, reply.headers)
+    except BaseException:  # cancelled (the server is stopping): count it, free the key's slot
+        with anyio.CancelScope(shield=True):
+            await _release(permit, 0)
+        _finish(gateway, call, "499")
+        raise
+    if result is None:  # the client left before the reply: the upstream call was cancelled
+        await _release(permit, 0)
+        _finish(gateway, call, "499")
+        return Response(status_code=499)
     if isinstance(result, chatplug.ChatCompletion):
         usage = result.usage
         await _release(permit, usage)
@@ -295,6 +304,27 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise too_large
     return bytes(body)
+
+
+async def _create_unless_gone(request: Request, gateway: Gateway, parsed: CallRequest, target: str,
+                              fallbacks: list[str] | None) -> chatplug.ChatCompletion | chatplug.AsyncStream | None:
+    """The upstream call, cancelled as soon as the client disconnects (``None`` then).
+
+    A non-stream reply can take minutes (a reasoning model): a client that
+    gives up must not leave the provider working for nobody.
+    """
+    result: chatplug.ChatCompletion | chatplug.AsyncStream | None = None
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        result = await _create(gateway, parsed, target, fallbacks)
+        group.cancel_scope.cancel()  # the reply is here; a stream's response watches on its own
+    return result
 
 
 async def _create(gateway: Gateway, parsed: CallRequest, target: str,
