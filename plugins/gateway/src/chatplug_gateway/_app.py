@@ -314,6 +314,7 @@ async def _create_unless_gone(request: Request, gateway: Gateway, parsed: CallRe
     gives up must not leave the provider working for nobody.
     """
     result: chatplug.ChatCompletion | chatplug.AsyncStream | None = None
+    failure: Exception | None = None
     async with anyio.create_task_group() as group:
 
         async def watch() -> None:
@@ -322,8 +323,13 @@ async def _create_unless_gone(request: Request, gateway: Gateway, parsed: CallRe
             group.cancel_scope.cancel()
 
         group.start_soon(watch)
-        result = await _create(gateway, parsed, target, fallbacks)
+        try:
+            result = await _create(gateway, parsed, target, fallbacks)
+        except Exception as exc:  # noqa: BLE001 - re-raised outside the group, not wrapped in an ExceptionGroup
+            failure = exc
         group.cancel_scope.cancel()  # the reply is here; a stream's response watches on its own
+    if failure is not None:
+        raise failure
     return result
 
 
