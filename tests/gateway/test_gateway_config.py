@@ -148,3 +148,20 @@ def test_a_key_pool_from_the_providers_table(fake: FakeServer, monkeypatch: pyte
         for _ in range(4):
             c.chat.completions.create(model="glm-4.6", messages=MESSAGES)
     assert [r.headers["authorization"][-1] for r in fake.requests] == ["0", "1", "0", "1"]  # round-robin
+
+
+def test_command_line_options_override_the_server_table(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text('[server]\nhost = "127.0.0.1"\nport = 8080\nworkers = 2\n')
+    result = run_serve(["--check", "--config", str(config), "--port", "9999", "--workers", "3", "--host", "::1"])
+    assert result.returncode == 0, result.stderr
+    assert "ok: listen ::1:9999, 3 worker(s)," in result.stdout
+    result = run_serve(["--check", "--config", str(config), "--workers", "0"])
+    assert result.returncode == 2 and "--workers 0 must be 1 or more" in result.stderr
+
+
+def test_the_config_file_can_come_from_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text("[server]\nport = 7070\n")
+    result = run_serve(["--check"], env={"CHATPLUG_GATEWAY_CONFIG": str(config)})
+    assert result.returncode == 0 and result.stdout.startswith(f"{config}: ok: listen 127.0.0.1:7070,")

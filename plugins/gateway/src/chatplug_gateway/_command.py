@@ -71,7 +71,7 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     host = args.host or config.host
     port = config.port if args.port is None else args.port
-    workers = args.workers or config.workers
+    workers = config.workers if args.workers is None else args.workers
     if not 0 <= port <= 65535:
         sys.stderr.write(f"chatplug serve: --port {port} must be 0-65535\n")
         return EXIT_USAGE
