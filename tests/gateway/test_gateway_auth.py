@@ -163,3 +163,14 @@ def test_a_request_larger_than_the_keys_whole_tpm_is_400_not_a_rate_limit(fake: 
         fake.add(Reply.json(completion()))
         c.chat.completions.create(model="glm-4.6", messages=MESSAGES, max_tokens=100)
     assert len(fake.requests) == 1
+
+
+def test_retrieve_one_model_by_its_provider_slash_model_name(tenants: ThreadedGateway) -> None:
+    with client(tenants, TEAM_A_KEY) as c:
+        model = c.models.retrieve("glm/glm-4.6")
+        alias = c.models.retrieve("fast")
+        with pytest.raises(openai.NotFoundError) as caught:
+            c.models.retrieve("kimi/kimi-k2-0905-preview")  # exists, but not for this key
+    assert (model.id, model.owned_by) == ("glm/glm-4.6", "glm")
+    assert (alias.id, (alias.model_extra or {}).get("alias_of")) == ("fast", "glm/glm-4.5-air")
+    assert caught.value.code == "model_not_found"

@@ -401,14 +401,8 @@ class _StreamReply:
         _finish(self.gateway, call, self.status, self.error)
 
 
-async def list_models(request: Request) -> Response:
-    """``GET /v1/models``: every installed provider's declared models as ``provider/model``, and the aliases."""
-    gateway: Gateway = request.app.state.gateway
-    try:
-        key = gateway.authenticate(request)
-    except GatewayError as exc:
-        reply = error_reply(exc)
-        return _json(reply.status, reply.body, reply.headers)
+def _models_for(gateway: Gateway, key: GatewayKey) -> list[dict[str, Any]]:
+    """The model objects a key may use: declared models as ``provider/model``, then the aliases."""
     data: list[dict[str, Any]] = []
     for provider_id, provider in sorted(gateway.registry.providers().items()):
         for model in provider.models:
@@ -422,7 +416,35 @@ async def list_models(request: Request) -> Response:
             continue
         if key.allows(alias, f"{provider_id}/{model}"):
             data.append({"id": alias, "object": "model", "created": 0, "owned_by": provider_id, "alias_of": target})
-    return _json(200, {"object": "list", "data": data})
+    return data
+
+
+async def list_models(request: Request) -> Response:
+    """``GET /v1/models``: every installed provider's declared models as ``provider/model``, and the aliases."""
+    gateway: Gateway = request.app.state.gateway
+    try:
+        key = gateway.authenticate(request)
+    except GatewayError as exc:
+        reply = error_reply(exc)
+        return _json(reply.status, reply.body, reply.headers)
+    return _json(200, {"object": "list", "data": _models_for(gateway, key)})
+
+
+async def get_model(request: Request) -> Response:
+    """``GET /v1/models/{model}`` (the name may hold a ``/``): one entry of the list, or 404."""
+    gateway: Gateway = request.app.state.gateway
+    name = request.path_params["model"]
+    try:
+        key = gateway.authenticate(request)
+        found = next((entry for entry in _models_for(gateway, key) if entry["id"] == name), None)
+        if found is None:
+            raise GatewayError(404, f"the model {name!r} does not exist or this key may not use it "
+                               "(GET /v1/models lists them)", type="invalid_request_error", code="model_not_found",
+                               param="model", metric="ModelNotFoundError")
+    except GatewayError as exc:
+        reply = error_reply(exc)
+        return _json(reply.status, reply.body, reply.headers)
+    return _json(200, found)
 
 
 async def health(request: Request) -> Response:
@@ -444,6 +466,7 @@ def create_app(config: GatewayConfig | None = None, *, registry: PluginRegistry 
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
+            Route("/v1/models/{model:path}", get_model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
