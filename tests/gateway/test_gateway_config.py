@@ -165,3 +165,17 @@ def test_the_config_file_can_come_from_the_environment(tmp_path: Path) -> None:
     config.write_text("[server]\nport = 7070\n")
     result = run_serve(["--check"], env={"CHATPLUG_GATEWAY_CONFIG": str(config)})
     assert result.returncode == 0 and result.stdout.startswith(f"{config}: ok: listen 127.0.0.1:7070,")
+
+
+def test_upstream_limits_from_the_config_hold_back_requests(fake: FakeServer) -> None:
+    """[[limits.upstream]] becomes chatplug's Limiter on the client: a provider's rpm, here with no wait."""
+    fake.default = Reply.json(completion())
+    toml = ('[upstream]\nmax_retries = 0\n\n[limits]\nmax_wait = 0\n\n'
+            '[[limits.upstream]]\nprovider = "glm"\nrpm = 1\n')
+    with threaded_gateway(toml) as served, openai.OpenAI(base_url=served.base_url, api_key="x", max_retries=0) as c:
+        c.chat.completions.create(model="glm-4.6", messages=MESSAGES)
+        with pytest.raises(openai.RateLimitError) as caught:
+            c.chat.completions.create(model="glm-4.6", messages=MESSAGES)
+        c.chat.completions.create(model="kimi-k2-0905-preview", messages=MESSAGES)  # another provider: not limited
+    assert caught.value.code == "rate_limit_exceeded" and "rpm=1" in caught.value.message
+    assert [r.json()["model"] for r in fake.requests] == ["glm-4.6", "kimi-k2-0905-preview"]
