@@ -41,6 +41,9 @@ def test_a_wrong_gateway_key_is_401_openai_error_json_and_nothing_goes_upstream(
     assert error.body == {"message": "incorrect gateway key provided", "type": "invalid_request_error",
                           "param": None, "code": "invalid_api_key"}
     assert fake.requests == []
+    metrics = httpx.get(f"{tenants.url}/metrics").text
+    assert 'chatplug_gateway_errors_total{error="InvalidGatewayKey",model="",provider="",tenant=""} 1.0' in metrics
+    assert key not in metrics
 
 
 def test_a_missing_gateway_key_is_401(fake: FakeServer, tenants: ThreadedGateway) -> None:

@@ -149,13 +149,13 @@ class Gateway:
         if scheme.lower() != "bearer" or not token:
             raise GatewayError(401, "missing gateway key: send 'Authorization: Bearer <key>' (the gateway's key, "
                                "not a provider's)", type="invalid_request_error", code="invalid_api_key",
-                               metric="AuthenticationError")
+                               metric="InvalidGatewayKey")
         digest = hash_key(token)
         for known, key in self._by_hash.items():
             if hmac.compare_digest(known, digest):
                 return key
         raise GatewayError(401, "incorrect gateway key provided", type="invalid_request_error",
-                           code="invalid_api_key", metric="AuthenticationError")
+                           code="invalid_api_key", metric="InvalidGatewayKey")
 
     def route(self, name: str) -> tuple[str, str, str]:
         """(model to call, provider id, model name) for a requested name or alias."""
