@@ -185,3 +185,33 @@ def _recorded_events(name: str) -> list[dict[str, Any]]:
         if line.startswith("data:") and line[5:].strip() != "[DONE]":
             events.append(json.loads(line[5:]))
     return events
+
+
+@pytest.mark.anyio
+async def test_async_stream_of_kimi_style_tool_call_fragments(fake: FakeServer, gateway: ThreadedGateway) -> None:
+    """Kimi sends id and name first, then argument fragments; its ids must come back byte for byte."""
+    def kimi(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {"id": "chatcmpl-k", "object": "chat.completion.chunk", "created": 1, "model": "kimi-k2-0905-preview",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    fake.add(Reply.sse([
+        kimi({"role": "assistant", "content": ""}),
+        kimi({"tool_calls": [{"index": 0, "id": "functions.weather:0", "type": "function",
+                              "function": {"name": "weather", "arguments": ""}}]}),
+        kimi({"tool_calls": [{"index": 0, "function": {"arguments": '{"location": '}}]}),
+        kimi({"tool_calls": [{"index": 0, "function": {"arguments": '"Kyoto"}'}}]}),
+        kimi({}, finish="tool_calls"),
+    ]))
+    async with async_client(gateway) as client:
+        stream = await client.chat.completions.create(
+            model="kimi-k2-0905-preview", messages=MESSAGES, tools=[WEATHER_TOOL], stream=True)
+        calls: dict[int, dict[str, str]] = {}
+        async for piece in stream:
+            for fragment in (piece.choices[0].delta.tool_calls or []) if piece.choices else []:
+                call = calls.setdefault(fragment.index, {"id": "", "name": "", "arguments": ""})
+                call["id"] += fragment.id or ""
+                if fragment.function is not None:
+                    call["name"] += fragment.function.name or ""
+                    call["arguments"] += fragment.function.arguments or ""
+    assert calls == {0: {"id": "functions.weather:0", "name": "weather", "arguments": '{"location": "Kyoto"}'}}
+    assert fake.last_request.json()["tools"] == [WEATHER_TOOL]
