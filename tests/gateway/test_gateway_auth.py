@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -177,3 +178,25 @@ def test_retrieve_one_model_by_its_provider_slash_model_name(tenants: ThreadedGa
     assert (model.id, model.owned_by) == ("glm/glm-4.6", "glm")
     assert (alias.id, (alias.model_extra or {}).get("alias_of")) == ("fast", "glm/glm-4.5-air")
     assert caught.value.code == "model_not_found"
+
+
+def test_a_keys_max_in_flight_holds_while_its_stream_is_open_and_frees_when_it_ends(fake: FakeServer) -> None:
+    toml = '[[keys]]\nname = "one"\nkey = "gw-one-at-a-time-key-0"\nmax_in_flight = 1\n'
+    headers = {"Authorization": "Bearer gw-one-at-a-time-key-0"}
+    body = {"model": "glm-4.6", "messages": MESSAGES, "stream": True}
+    fake.add(Reply.sse(simple_stream("slow reply"), delay_between_chunks=60), Reply.json(completion()))
+    with threaded_gateway(toml) as served:
+        url = f"{served.base_url}/chat/completions"
+        with httpx.stream("POST", url, json=body, headers=headers, timeout=30) as first:
+            lines = first.iter_lines()  # kept: a dropped iterator would close the response
+            assert next(lines).startswith("data: {")  # the stream is open, its provider thinking
+            second = httpx.post(url, json={**body, "stream": False}, headers=headers)
+            assert second.status_code == 429 and "max_in_flight=1" in second.json()["error"]["message"]
+        # the client closed its stream: the slot comes back once the gateway has noticed
+        assert fake.client_disconnected.wait(20)
+        for _ in range(100):
+            third = httpx.post(url, json={**body, "stream": False}, headers=headers)
+            if third.status_code != 429:
+                break
+            time.sleep(0.05)
+        assert third.status_code == 200
