@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import anyio
@@ -68,3 +70,13 @@ def test_health_and_graceful_stop(fake: FakeServer, tmp_path: Path) -> None:
     assert served.process is not None and served.process.returncode in (0, -15)
     output = served.output()
     assert "Waiting for application shutdown." in output and "Application shutdown complete." in output
+
+
+def test_serve_is_listed_and_loading_plugins_does_not_import_the_server_stack() -> None:
+    """The plugin adds `serve` through the core's command hook; a library user loading plugins pays nothing."""
+    listed = subprocess.run([sys.executable, "-m", "chatplug", "--help"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and "serve" in listed.stdout
+    code = ("import sys, chatplug; chatplug.providers(); "
+            "print(sorted(m for m in ('starlette', 'uvicorn', 'prometheus_client', 'anyio') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert loaded.stdout.strip() == "[]"
