@@ -179,3 +179,11 @@ def test_upstream_limits_from_the_config_hold_back_requests(fake: FakeServer) ->
         c.chat.completions.create(model="kimi-k2-0905-preview", messages=MESSAGES)  # another provider: not limited
     assert caught.value.code == "rate_limit_exceeded" and "rpm=1" in caught.value.message
     assert [r.json()["model"] for r in fake.requests] == ["glm-4.6", "kimi-k2-0905-preview"]
+
+
+def test_serve_does_not_start_with_an_alias_to_nowhere(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text('[models]\n\nfast = "glm/glm-4.5-air"\nbroken = "nosuch/x"\n')
+    result = run_serve(["--config", str(config), "--port", "9"])
+    assert result.returncode == 1
+    assert f"{config}, line 4: models.broken: no installed provider claims" in result.stderr

@@ -23,7 +23,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatplug_gateway._config import ENV_CONFIG, GatewayConfig, GatewayKey, hash_key, is_loopback, load_config
+from chatplug_gateway._config import (
+    ENV_CONFIG,
+    GatewayConfig,
+    GatewayKey,
+    fail_unknown_models,
+    hash_key,
+    is_loopback,
+    load_config,
+)
 from chatplug_gateway._errors import GatewayError, error_class_name, error_reply
 from chatplug_gateway._metrics import CONTENT_TYPE_LATEST, Metrics
 from chatplug_gateway._sse import EventStreamResponse
@@ -77,6 +85,7 @@ class Gateway:
     async def start(self) -> None:
         """Open the upstream client and the limiters."""
         config = self.config
+        fail_unknown_models(config, self.registry.resolve_model)  # an alias to nowhere stops the start
         api_key: dict[str, Any] = {}
         for source in config.provider_keys:
             keys = [os.environ[name] for name in source.api_key_env if os.environ.get(name)]

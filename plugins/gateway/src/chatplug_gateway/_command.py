@@ -64,8 +64,7 @@ def serve(args: argparse.Namespace) -> int:
     path = _config_path(args, environ)
     try:
         config = load_config(path, environ=environ).with_env_keys(environ)
-        if args.check:
-            check_config(config, environ)
+        check_config(config, environ)  # models that do not route, unset key variables: say so before starting
     except GatewayConfigError as exc:
         sys.stderr.write(f"chatplug serve: {exc}\n")
         return EXIT_ERROR
