@@ -227,10 +227,10 @@ class _RedisBackend:
             pass  # the lease ran out meanwhile (a very long request, or Redis restarted): nothing to free
 
     def _start_renewer(self) -> None:
-        if self._renewer is not None:
-            return
+        if self._renewer is not None and self._renewer.is_alive():
+            return  # (after a fork the parent's thread is not alive here: start one)
         with self._held_lock:
-            if self._renewer is not None:
+            if self._renewer is not None and self._renewer.is_alive():
                 return
             ref = weakref.ref(self)
             interval = self.lease / 3.0

@@ -204,3 +204,15 @@ def test_models_default_refuses_an_unknown_model(user_dirs: UserDirs) -> None:
     assert result.returncode == 1
     assert "no installed provider claims model 'gpt-unknown-9'" in result.stderr
     assert not Path(user_dirs.config / "chatplug" / "default_model.txt").exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX only")
+def test_a_store_others_can_read_is_flagged_and_set_makes_it_private_again(user_dirs: UserDirs) -> None:
+    store("glm", STORED_KEY)
+    user_dirs.keys.chmod(0o644)
+    listing = run(["keys", "list"])
+    assert listing.stdout == "glm\n"
+    assert f"{user_dirs.keys} can be read by other users" in listing.stderr
+    assert store("kimi", SECRET_KEY).returncode == 0
+    assert stat.S_IMODE(user_dirs.keys.stat().st_mode) == 0o600
+    assert run(["keys", "list"]).stderr == ""

@@ -352,3 +352,58 @@ def test_the_log_module_is_not_imported_by_help_or_providers() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stderr
+
+
+def test_interactive_mode_continues_a_logged_conversation(server: FakeServer, user_dirs: UserDirs) -> None:
+    answer = transcript_text("glm-stream-content-glm46.sse")
+    server.add(Reply.sse_file(FIXTURES / "glm-stream-content-glm46.sse"))
+    server.add(Reply.sse_file(FIXTURES / "glm-stream-content-glm46.sse"))
+    assert chat(server, "one", "-m", "glm-4.6").returncode == 0
+    result = run(["chat", "-i", "-c", "--base-url", server.base_url], env=GLM_KEY, stdin="two\n")
+    assert result.returncode == 0, result.stderr
+    assert server.requests[1].json()["messages"] == [
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": "two"},
+    ]
+    assert len({row["conversation_id"] for row in rows(user_dirs)}) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX only")
+def test_ctrl_c_in_a_one_shot_chat_logs_the_partial_reply_and_exits_130(
+    server: FakeServer, user_dirs: UserDirs
+) -> None:
+    import select
+    import signal
+
+    from chatplug.testing import sse_events
+
+    events = sse_events((FIXTURES / "glm-stream-content-glm46.sse").read_bytes())
+    server.add(Reply.sse([b"".join(events[:3]), *events[3:]], done=False, delay_between_chunks=30))
+    process = subprocess.Popen(
+        command("chat", "hi", "-m", "glm-4.6", "--base-url", server.base_url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(GLM_KEY),
+    )
+    try:
+        assert process.stdout is not None
+        shown = b""
+        while b"Hello" not in shown:
+            ready, _, _ = select.select([process.stdout], [], [], RUN_TIMEOUT)
+            assert ready, shown
+            piece = os.read(process.stdout.fileno(), 4096)
+            assert piece, shown
+            shown += piece
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert server.client_disconnected.wait(RUN_TIMEOUT)
+    [row] = rows(user_dirs)
+    assert row["response"] == "\n\nHello"
+    assert row["error"] == "interrupted (Ctrl-C)"

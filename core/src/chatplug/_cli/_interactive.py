@@ -41,7 +41,7 @@ class InteractiveChat:
         self.tty = is_tty(stdin)
         self.messages: list[dict[str, Any]] = session.first_messages()
         self.failed = False
-        self.commands: dict[str, Callable[[str], bool]] = {
+        self.commands: dict[str, Callable[[str], None]] = {
             "/help": self._help,
             "/reset": self._reset,
             "/model": self._model,
@@ -118,12 +118,11 @@ class InteractiveChat:
             return
         handler(argument.strip())
 
-    def _help(self, argument: str) -> bool:
+    def _help(self, argument: str) -> None:
         self.session.stderr.write(HELP + "\n")
         self.session.stderr.flush()
-        return True
 
-    def _reset(self, argument: str) -> bool:
+    def _reset(self, argument: str) -> None:
         self.session.history = []
         self.messages = self.session.first_messages()
         recorder = self.session.recorder
@@ -132,21 +131,19 @@ class InteractiveChat:
 
             recorder.conversation_id = new_conversation_id()
         self._note("conversation cleared" + (f" (new conversation {recorder.conversation_id})" if recorder else ""))
-        return True
 
-    def _model(self, argument: str) -> bool:
+    def _model(self, argument: str) -> None:
         if not argument:
             self._note(f"the model is {self.session.model}; /model NAME changes it")
-            return False
+            return
         try:
             self.session.switch_model(argument)
         except (UsageError, ChatplugError) as error:
             self._note(f"model not changed: {error}")
-            return False
+            return
         self._note(f"model is now {argument}")
-        return True
 
-    def _system(self, argument: str) -> bool:
+    def _system(self, argument: str) -> None:
         has_system = bool(self.messages) and self.messages[0].get("role") == "system"
         if has_system:
             del self.messages[0]
@@ -156,4 +153,3 @@ class InteractiveChat:
             self._note("system prompt set")
         else:
             self._note("system prompt removed")
-        return True

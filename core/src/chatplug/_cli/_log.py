@@ -1,6 +1,7 @@
 """The conversation log: every ``chatplug chat`` exchange in a SQLite database.
 
-Stdlib :mod:`sqlite3`, in the user's data directory (see :mod:`._paths`).
+Stdlib :mod:`sqlite3` (imported on first use), in the user's data directory
+(see :mod:`._paths`).
 Several ``chatplug`` processes may write at once: the database runs in WAL
 mode with a busy timeout, and every write is one ``BEGIN IMMEDIATE``
 transaction, so a writer waits its turn instead of failing or losing a row.
@@ -18,16 +19,18 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from chatplug._cli._paths import data_dir
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = [
     "DB_FILENAME",
@@ -188,6 +191,8 @@ class ConversationLog:
         return self.path.exists()
 
     def _connect(self) -> sqlite3.Connection:
+        import sqlite3  # here, not at the top: a chat loads it after its reply, when the turn is written
+
         _create_private(self.path)
         try:
             connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -289,7 +294,7 @@ class ConversationLog:
 _SEARCHED = ("prompt", "system", "response", "reasoning")
 
 
-def _decode(row: sqlite3.Row) -> dict[str, Any]:
+def _decode(row: Any) -> dict[str, Any]:
     record = dict(row)
     for name in _JSON_COLUMNS:
         if record.get(name) is not None:

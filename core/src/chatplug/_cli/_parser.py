@@ -219,7 +219,7 @@ def build_parser(add_commands: Callable[[Any, list[str]], None] | None = None) -
     models.add_argument("--provider", metavar="ID", help="only this provider")
     models.add_argument("--debug", action="store_true", help="show plugin loading in detail")
     models.add_argument("--json", action="store_true", help="print the models as JSON")
-    models_commands = models.add_subparsers(dest="models_command", metavar="{default}")
+    models_commands = models.add_subparsers(dest="models_command", metavar="[default]")
     default = models_commands.add_parser(
         "default",
         secrets=secrets,
@@ -253,7 +253,7 @@ def _add_logs(subparsers: Any, secrets: list[str]) -> None:
     logs.add_argument("--cid", metavar="ID", help="only this conversation")
     logs.add_argument("-m", "--model", metavar="MODEL", help="only this model (name or provider/name)")
     logs.add_argument("--json", action="store_true", help="print the exchanges as JSON")
-    commands = logs.add_subparsers(dest="logs_command", metavar="{path}")
+    commands = logs.add_subparsers(dest="logs_command", metavar="[path]")
     commands.add_parser("path", secrets=secrets, help="print the path of the log database")
 
 

@@ -8,7 +8,6 @@ come from the command itself; request headers are never looked at.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
@@ -131,6 +130,8 @@ class TurnRecorder:
             error=_error_text(error) if error is not None else None,
             error_type=type(error).__name__ if error is not None else None,
         )
+        import sqlite3
+
         try:
             self.log.add(exchange)
         except (sqlite3.Error, LogError, OSError) as failure:
