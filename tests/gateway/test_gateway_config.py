@@ -187,3 +187,12 @@ def test_serve_does_not_start_with_an_alias_to_nowhere(tmp_path: Path) -> None:
     result = run_serve(["--config", str(config), "--port", "9"])
     assert result.returncode == 1
     assert f"{config}, line 4: models.broken: no installed provider claims" in result.stderr
+
+
+def test_check_warns_that_in_memory_limits_multiply_with_workers(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text('[[keys]]\nname = "a"\nkey = "gw-long-enough-key-1"\nrpm = 10\n')
+    result = run_serve(["--check", "--config", str(config), "--workers", "4"])
+    assert result.returncode == 0
+    assert "warning: 4 workers with in-memory limits" in result.stderr
+    assert "warning" not in run_serve(["--check", "--config", str(config)]).stderr

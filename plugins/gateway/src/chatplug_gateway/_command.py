@@ -83,6 +83,12 @@ def serve(args: argparse.Namespace) -> int:
             "spend your provider keys. Add [[keys]] to the config file or set CHATPLUG_GATEWAY_KEYS, or listen "
             "on 127.0.0.1.\n")
         return EXIT_USAGE
+    limited = any(key.limits.any for key in config.keys) or config.upstream_limits
+    if workers > 1 and limited and config.storage.startswith("memory://"):
+        sys.stderr.write(
+            f"chatplug serve: warning: {workers} workers with in-memory limits: each worker counts its own, so "
+            "every limit is multiplied by the number of workers. Set [limits] storage to a Redis URL to share "
+            "them.\n")
     if args.check:
         where = path or "(no config file)"
         sys.stdout.write(
