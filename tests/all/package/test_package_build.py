@@ -35,6 +35,7 @@ DISTRIBUTIONS = {
     "chatplug-kimi": ("plugins/kimi", "chatplug_kimi"),
     "chatplug-deepseek": ("examples/deepseek", "chatplug_deepseek"),
     "chatplug-otel": ("plugins/otel", "chatplug_otel"),
+    "chatplug-gateway": ("plugins/gateway", "chatplug_gateway"),
 }
 
 pytestmark = pytest.mark.skipif(

@@ -24,6 +24,7 @@ DISTRIBUTIONS = {
     "chatplug-kimi": "plugins/kimi",
     "chatplug-deepseek": "examples/deepseek",
     "chatplug-otel": "plugins/otel",
+    "chatplug-gateway": "plugins/gateway",
 }
 
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
