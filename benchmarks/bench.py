@@ -5,6 +5,7 @@
     python benchmarks/bench.py --json     # the figures as JSON too
     python benchmarks/bench.py --check    # exit 1 when a target is missed
     python benchmarks/bench.py --startup  # only the fresh-process rows (about a minute)
+    python benchmarks/bench.py --startup --instructions  # and their instruction counts (valgrind)
 
 What is measured (ratios are chatplug / raw httpx; lower is better):
 
@@ -16,7 +17,10 @@ What is measured (ratios are chatplug / raw httpx; lower is better):
   time from the process's first statement (the interpreter's own start-up is
   not counted), best of N, the two sides alternating. ``first completion CPU``
   is the same in CPU time (``time.process_time``), which a busy machine moves
-  less. ``chatplug --help`` in a fresh process is reported beside them.
+  less. ``chatplug --help`` in a fresh process is reported beside them. With
+  ``--instructions``, ``first completion instr`` counts the same two workloads'
+  instructions under valgrind's callgrind (less a bare interpreter's): a ratio
+  that machine noise does not move.
 - ``non-stream CPU``: client-side CPU (``time.process_time``) per non-stream
   request; raw httpx is ``client.post`` + ``json.loads``.
 - ``per-chunk CPU``: client-side CPU per stream chunk over a long transcript;
@@ -50,6 +54,7 @@ TARGETS: dict[str, float | None] = {
     "import+core": None,
     "first completion": 1.25,
     "first completion CPU": None,
+    "first completion instr": None,
     "chatplug --help": None,
     "non-stream CPU": 1.3,
     "per-chunk CPU": 2.0,
@@ -234,6 +239,25 @@ def measure_fresh(base_url: str, sides: tuple[str, ...], rounds: int) -> dict[st
             if number:
                 best[side] = (min(best[side][0], wall), min(best[side][1], cpu))
     return best
+
+
+def fresh_instructions(base_url: str, side: str) -> float:
+    """Instructions callgrind counts for one fresh-process workload, less those of a
+    bare interpreter running ``import time``: the interpreter's own start-up cancels
+    out, and what remains does not move with the machine's load (run after
+    :func:`measure_fresh`, which has written the bytecode caches)."""
+
+    def count(code: str) -> int:
+        with tempfile.TemporaryDirectory() as folder:
+            command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out", sys.executable, "-c",
+                       code]
+            done = subprocess.run(command, capture_output=True, text=True, check=True, env=_fresh_env())
+        match = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
+        if match is None:
+            raise RuntimeError(f"callgrind printed no instruction count: {done.stderr[-500:]}")
+        return int(match.group(1))
+
+    return float(count(f"URL = {base_url!r}\n" + FIRST_COMPLETION[side]) - count("import time"))
 
 
 def best_cpu(chat_run: Callable[[], int], raw_run: Callable[[], int], rounds: int) -> tuple[float, float]:
@@ -516,6 +540,9 @@ def main() -> int:
             results["first completion"] = (fresh["chatplug"][0], fresh["httpx"][0], "ms")
             results["first completion CPU"] = (fresh["chatplug"][1], fresh["httpx"][1], "ms")
             results["chatplug --help"] = (fresh["help"][0], fresh["httpx"][0], "ms")
+            if args.instructions and shutil.which("valgrind") is not None:
+                results["first completion instr"] = (fresh_instructions(base_url, "chatplug"),
+                                                     fresh_instructions(base_url, "httpx"), "Minstr")
         if args.startup:
             return _report(results, args, quick)
 
@@ -559,10 +586,10 @@ def _report(results: dict[str, tuple[float, float, str]], args: argparse.Namespa
     import chatplug
     import httpx
 
-    scale = {"ms": 1e3, "us": 1e6, "s": 1.0, "MiB": 1.0, "instr": 1.0}
+    scale = {"ms": 1e3, "us": 1e6, "s": 1.0, "MiB": 1.0, "instr": 1.0, "Minstr": 1e-6}
     print(f"chatplug {chatplug.__version__}, httpx {httpx.__version__}, Python {sys.version.split()[0]}, "
           f"{os.cpu_count()} CPUs{' (quick run: not figures)' if quick else ''}")
-    print(f"{'measure':<20} {'chatplug':>12} {'raw httpx':>12} {'ratio':>7} {'target':>7}  verdict")
+    print(f"{'measure':<22} {'chatplug':>12} {'raw httpx':>12} {'ratio':>7} {'target':>7}  verdict")
     missed = []
     for name, (chat, raw, unit) in results.items():
         ratio = chat / raw
@@ -571,7 +598,7 @@ def _report(results: dict[str, tuple[float, float, str]], args: argparse.Namespa
         if verdict == "MISSED":
             missed.append(name)
         shown = "-" if target is None else f"{target:g}x"
-        print(f"{name:<20} {chat * scale[unit]:>9.1f} {unit:<2} {raw * scale[unit]:>9.1f} {unit:<2} "
+        print(f"{name:<22} {chat * scale[unit]:>9.1f} {unit:<2} {raw * scale[unit]:>9.1f} {unit:<2} "
               f"{ratio:>6.2f}x {shown:>7}  {verdict}")
     if args.json:
         print(json.dumps({name: {"chatplug": chat, "httpx": raw, "ratio": chat / raw, "target": TARGETS[name]}
