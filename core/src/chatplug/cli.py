@@ -195,7 +195,7 @@ class _Command:
         last = exchanges[-1]
         provider = last.get("provider")
         model = last["model"] if not provider or provider == PLAIN_PROVIDER_ID else f"{provider}/{last['model']}"
-        system = next((exchange["system"] for exchange in reversed(exchanges) if exchange.get("system")), None)
+        system = last.get("system")  # as the last turn left it: '/system' alone may have removed it
         return _Continued(conversation_id, history_messages(exchanges), model, system)
 
     def stored_key(self, provider: str | Provider) -> str | None:

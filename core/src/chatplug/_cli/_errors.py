@@ -99,7 +99,8 @@ def _hint(
 def _message(error: ChatplugError) -> str:
     if isinstance(error, MissingAPIKeyError):
         names = " or ".join(error.env_vars)
-        what = f"set {names}, or pass --api-key" if names else "pass --api-key"
+        store = f"store one with 'chatplug keys set {error.provider}'"
+        what = f"set {names}, {store}, or pass --api-key" if names else f"{store}, or pass --api-key"
         return f"no API key for provider {error.provider!r}: {what}"
     if isinstance(error, APIStatusError):
         parts = [part for part in (error.provider, _status(error), _code(error)) if part]

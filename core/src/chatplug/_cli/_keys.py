@@ -21,11 +21,9 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from chatplug._cli._paths import config_dir
+from chatplug._cli._paths import KEYS_FILENAME, config_dir
 
 __all__ = ["KEYS_FILENAME", "KeyStore", "KeyStoreError", "keys_path"]
-
-KEYS_FILENAME = "keys.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 

@@ -1,0 +1,89 @@
+"""Review of the CLI as a new user meets it: a stored key counts as configured,
+the missing-key error names the key store, and ``-c`` continues a conversation
+in the state its last turn left it (a system prompt removed with ``/system``
+stays removed)."""
+
+from __future__ import annotations
+
+import json
+
+from chatplug.testing import FakeServer, Reply
+from cli_support import FIXTURES, SECRET_KEY, assert_one_line_error, run
+
+GLM_KEY = {"ZAI_API_KEY": SECRET_KEY}
+
+
+def _store_glm_key() -> None:
+    stored = run(["keys", "set", "glm"], stdin=SECRET_KEY + "\n")
+    assert stored.returncode == 0, stored.stderr
+
+
+def test_providers_table_says_a_stored_key_is_there() -> None:
+    _store_glm_key()
+    result = run(["providers"])
+    assert result.returncode == 0, result.stderr
+    glm = next(line for line in result.stdout.splitlines() if line.startswith("glm "))
+    kimi = next(line for line in result.stdout.splitlines() if line.startswith("kimi "))
+    assert "ZAI_API_KEY (not set, stored key)" in glm
+    assert "MOONSHOT_API_KEY (not set)" in kimi and "stored" not in kimi
+    assert SECRET_KEY not in result.stdout + result.stderr
+
+
+def test_providers_json_says_a_stored_key_is_there() -> None:
+    _store_glm_key()
+    result = run(["providers", "--json"])
+    assert result.returncode == 0, result.stderr
+    by_id = {provider["id"]: provider for provider in json.loads(result.stdout)["providers"]}
+    assert (by_id["glm"]["api_key_set"], by_id["glm"]["api_key_stored"]) == (False, True)
+    assert (by_id["kimi"]["api_key_set"], by_id["kimi"]["api_key_stored"]) == (False, False)
+    assert SECRET_KEY not in result.stdout
+
+
+def test_env_key_wins_in_the_providers_table() -> None:
+    _store_glm_key()
+    result = run(["providers"], env=GLM_KEY)
+    glm = next(line for line in result.stdout.splitlines() if line.startswith("glm "))
+    assert "ZAI_API_KEY (set)" in glm
+
+
+def test_missing_key_error_names_the_key_store(server: FakeServer) -> None:
+    result = run(["chat", "hi", "-m", "glm-4.6", "--base-url", server.base_url])
+    assert result.returncode == 1
+    line = assert_one_line_error(result.stderr)
+    assert line == (
+        "chatplug: error: no API key for provider 'glm': set ZAI_API_KEY, "
+        "store one with 'chatplug keys set glm', or pass --api-key"
+    )
+    assert server.requests == []
+
+
+def test_continue_keeps_a_system_prompt_removed_mid_conversation(server: FakeServer) -> None:
+    for _ in range(3):
+        server.add(Reply.sse_file(FIXTURES / "glm-stream-content-glm46.sse"))
+    first = run(
+        ["chat", "-i", "-m", "glm-4.6", "-s", "Be brief.", "--base-url", server.base_url],
+        env=GLM_KEY,
+        stdin="one\n/system\ntwo\n/exit\n",
+    )
+    assert first.returncode == 0, first.stderr
+    assert [m["role"] for m in server.requests[1].json()["messages"]] == ["user", "assistant", "user"]
+    again = run(["chat", "-c", "three", "--base-url", server.base_url], env=GLM_KEY)
+    assert again.returncode == 0, again.stderr
+    sent = server.requests[2].json()["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user", "assistant", "user"]
+    assert [m["content"] for m in sent if m["role"] == "user"] == ["one", "two", "three"]
+
+
+def test_continue_keeps_the_last_system_prompt(server: FakeServer) -> None:
+    for _ in range(3):
+        server.add(Reply.sse_file(FIXTURES / "glm-stream-content-glm46.sse"))
+    first = run(
+        ["chat", "-i", "-m", "glm-4.6", "-s", "Be brief.", "--base-url", server.base_url],
+        env=GLM_KEY,
+        stdin="one\n/system Answer in French.\ntwo\n/exit\n",
+    )
+    assert first.returncode == 0, first.stderr
+    again = run(["chat", "-c", "three", "--base-url", server.base_url], env=GLM_KEY)
+    assert again.returncode == 0, again.stderr
+    sent = server.requests[2].json()["messages"]
+    assert sent[0] == {"role": "system", "content": "Answer in French."}
