@@ -194,6 +194,11 @@ class _Command:
             raise UsageError(f"--cid: no logged conversation has id {conversation_id!r}; 'chatplug logs' shows ids")
         last = exchanges[-1]
         provider = last.get("provider")
+        if provider == PLAIN_PROVIDER_ID and not args.base_url and not args.model:
+            raise UsageError(
+                f"conversation {conversation_id} was with a plain OpenAI-compatible server (--base-url); "
+                "pass --base-url URL again to continue it, or -m MODEL to continue with a provider"
+            )
         model = last["model"] if not provider or provider == PLAIN_PROVIDER_ID else f"{provider}/{last['model']}"
         system = last.get("system")  # as the last turn left it: '/system' alone may have removed it
         return _Continued(conversation_id, history_messages(exchanges), model, system)

@@ -87,3 +87,18 @@ def test_continue_keeps_the_last_system_prompt(server: FakeServer) -> None:
     assert again.returncode == 0, again.stderr
     sent = server.requests[2].json()["messages"]
     assert sent[0] == {"role": "system", "content": "Answer in French."}
+
+
+def test_continuing_a_plain_server_conversation_asks_for_its_base_url(server: FakeServer) -> None:
+    server.add(Reply.sse_file(FIXTURES / "kimi-stream-k2-0905.sse"))
+    server.add(Reply.sse_file(FIXTURES / "kimi-stream-k2-0905.sse"))
+    first = run(["chat", "hi", "-m", "llama3", "--base-url", server.base_url])
+    assert first.returncode == 0, first.stderr
+    lost = run(["chat", "-c", "again"])
+    assert lost.returncode == 2
+    line = assert_one_line_error(lost.stderr)
+    assert "plain OpenAI-compatible server" in line and "--base-url" in line
+    assert len(server.requests) == 1
+    again = run(["chat", "-c", "again", "--base-url", server.base_url])
+    assert again.returncode == 0, again.stderr
+    assert [m["content"] for m in server.requests[1].json()["messages"] if m["role"] == "user"] == ["hi", "again"]
