@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from chatplug.testing import FakeServer, Reply
-from cli_support import FIXTURES, SECRET_KEY, assert_one_line_error, run
+from cli_support import FIXTURES, SECRET_KEY, UserDirs, assert_one_line_error, run
 
 GLM_KEY = {"ZAI_API_KEY": SECRET_KEY}
 
@@ -102,3 +102,21 @@ def test_continuing_a_plain_server_conversation_asks_for_its_base_url(server: Fa
     again = run(["chat", "-c", "again", "--base-url", server.base_url])
     assert again.returncode == 0, again.stderr
     assert [m["content"] for m in server.requests[1].json()["messages"] if m["role"] == "user"] == ["hi", "again"]
+
+
+def test_a_broken_key_store_is_an_error_not_a_usage_error(user_dirs: UserDirs) -> None:
+    user_dirs.keys.parent.mkdir(parents=True)
+    user_dirs.keys.write_text("not json\n", encoding="utf-8")
+    for args in (["keys", "list"], ["keys", "set", "glm"], ["keys", "remove", "glm"]):
+        result = run(args, stdin=SECRET_KEY + "\n")
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr.splitlines()[-1] == (
+            f"chatplug: error: the key store {user_dirs.keys} is not valid JSON; fix or remove it"
+        )
+    assert user_dirs.keys.read_text(encoding="utf-8") == "not json\n"  # never overwritten
+
+
+def test_a_bad_provider_name_for_keys_set_stays_a_usage_error() -> None:
+    result = run(["keys", "set", "../glm"], stdin=SECRET_KEY + "\n")
+    assert result.returncode == 2
+    assert "is not a provider id" in result.stderr

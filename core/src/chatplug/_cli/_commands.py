@@ -88,7 +88,8 @@ def _read_key(provider: str, stdin: TextIO | None) -> str:
 
 def run_keys(args: argparse.Namespace, stdin: TextIO | None, out: TextIO, err: TextIO) -> int:
     """``chatplug keys set|list|path|remove``."""
-    from chatplug._cli._keys import KeyStore, KeyStoreError
+    from chatplug._cli._errors import CommandFailed
+    from chatplug._cli._keys import KeyNameError, KeyStore, KeyStoreError
 
     store = KeyStore()
     action = args.keys_command
@@ -109,8 +110,10 @@ def run_keys(args: argparse.Namespace, stdin: TextIO | None, out: TextIO, err: T
             return 0
         key = _read_key(args.provider, stdin)
         store.set(args.provider, key)
-    except KeyStoreError as error:
+    except KeyNameError as error:
         raise UsageError(str(error)) from None
+    except KeyStoreError as error:  # the file, not the command line, is wrong: exit 1
+        raise CommandFailed(str(error)) from None
     err.write(f"chatplug: key for {args.provider} saved in {store.path}\n")
     _warn_unknown_provider(args.provider, err)
     return 0
