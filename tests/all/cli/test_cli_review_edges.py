@@ -120,3 +120,9 @@ def test_a_bad_provider_name_for_keys_set_stays_a_usage_error() -> None:
     result = run(["keys", "set", "../glm"], stdin=SECRET_KEY + "\n")
     assert result.returncode == 2
     assert "is not a provider id" in result.stderr
+
+
+def test_logs_help_names_every_field_that_q_searches() -> None:
+    result = run(["logs", "--help"])
+    assert result.returncode == 0
+    assert "prompt, system prompt, reasoning or reply contains TEXT" in " ".join(result.stdout.split())
