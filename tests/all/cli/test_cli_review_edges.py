@@ -126,3 +126,33 @@ def test_logs_help_names_every_field_that_q_searches() -> None:
     result = run(["logs", "--help"])
     assert result.returncode == 0
     assert "prompt, system prompt, reasoning or reply contains TEXT" in " ".join(result.stdout.split())
+
+
+def test_a_catalog_refusal_names_the_option_the_command_takes(server: FakeServer) -> None:
+    result = run(["chat", "hi", "-m", "kimi-k2.5", "-o", "seed=1", "--base-url", server.base_url],
+                 env={"MOONSHOT_API_KEY": SECRET_KEY})
+    assert result.returncode == 2
+    line = assert_one_line_error(result.stderr)
+    assert line.endswith("(hint: on the command line that is -o drop_unsupported_params=true)"), line
+    assert server.requests == []
+
+
+def test_drop_unsupported_params_is_a_call_option_not_a_body_field(server: FakeServer) -> None:
+    server.add(Reply.sse_file(FIXTURES / "kimi-stream-k2-0905.sse"))
+    result = run(
+        ["chat", "hi", "-m", "kimi-k2.5", "-o", "seed=1", "-o", "drop_unsupported_params=true",
+         "--base-url", server.base_url],
+        env={"MOONSHOT_API_KEY": SECRET_KEY},
+    )
+    assert result.returncode == 0, result.stderr
+    body = server.requests[0].json()
+    assert "seed" not in body and "drop_unsupported_params" not in body
+    assert body["model"] == "kimi-k2.5"
+
+
+def test_drop_unsupported_params_takes_a_boolean(server: FakeServer) -> None:
+    result = run(["chat", "hi", "-m", "kimi-k2.5", "-o", "drop_unsupported_params=yes", "--base-url", server.base_url],
+                 env={"MOONSHOT_API_KEY": SECRET_KEY})
+    assert result.returncode == 2
+    assert "drop_unsupported_params= takes true or false" in result.stderr
+    assert server.requests == []

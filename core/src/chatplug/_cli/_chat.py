@@ -51,6 +51,8 @@ _RESERVED = {
     "extra_headers": "chatplug chat cannot add request headers",
     "extra_query": "chatplug chat cannot add query parameters",
 }
+#: The per-call option ``-o`` passes to ``create()`` itself: drop what the model's catalog refuses.
+DROP_OPTION = "drop_unsupported_params"
 #: How long a PROMPT-plus-pipe call waits for piped input before saying what it is waiting for.
 STDIN_NOTICE_AFTER = 2.0
 
@@ -124,14 +126,19 @@ def request_options(args: argparse.Namespace) -> dict[str, Any]:
     """``create()`` keyword arguments from the flags and ``-o`` pairs.
 
     Parameters the core names (``top_p``, ``stop``, ``seed``, ...) go as
-    keywords, anything else (``thinking``, ``do_sample``, ...) into ``extra_body``.
+    keywords, anything else (``thinking``, ``do_sample``, ...) into ``extra_body``;
+    ``drop_unsupported_params`` is the one per-call option ``-o`` takes.
     """
     kwargs: dict[str, Any] = {}
     extra_body: dict[str, Any] = {}
     for key, value in args.options:
         if key in _RESERVED:
             raise UsageError(f"-o {key}=... is not allowed: {_RESERVED[key]}")
-        if key in NAMED_PARAMS:
+        if key == DROP_OPTION:  # a per-call option, not a body field: the way to act on a catalog refusal
+            if not isinstance(value, bool):
+                raise UsageError(f"-o {DROP_OPTION}= takes true or false, got {value!r}")
+            kwargs[key] = value
+        elif key in NAMED_PARAMS:
             kwargs[key] = value
         else:
             extra_body[key] = value

@@ -68,6 +68,8 @@ def _hint(
         return None  # the message itself says what to set
     if isinstance(error, ModelNotFoundError):
         return "run 'chatplug models' to see the models each provider claims"
+    if isinstance(error, InvalidRequestError) and "drop_unsupported_params" in str(error):
+        return "on the command line that is -o drop_unsupported_params=true"  # the library's keyword, as -o takes it
     if isinstance(error, AuthenticationError):
         if key_given:
             return "check the --api-key value; keys only work on the endpoint (region, plan) they were issued for"
