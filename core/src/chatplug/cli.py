@@ -275,11 +275,14 @@ class _Command:
                 by_provider = {provider if isinstance(provider, str) else "": client}
 
                 def client_for(name: str) -> Any:
+                    if not isinstance(provider, str):
+                        # a plain --base-url session stays on that server, keyless: /model only renames the
+                        # model, even one a provider claims, so no provider's key is ever sent there
+                        return client
                     target = choose_provider(args, self.registry, name)
-                    if not isinstance(target, str):
-                        if isinstance(provider, str):  # a provider's key never goes to a plain server
-                            self.registry.resolve_model(name)  # raises ModelNotFoundError, naming the providers
-                        return client  # the same plain --base-url server, another model name
+                    if not isinstance(target, str):  # a provider's key never goes to a plain server
+                        self.registry.resolve_model(name)  # raises ModelNotFoundError, naming the providers
+                        return client
                     if target not in by_provider:
                         key = self.stored_key(target)
                         by_provider[target] = clients.enter_context(

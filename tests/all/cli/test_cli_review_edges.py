@@ -156,3 +156,18 @@ def test_drop_unsupported_params_takes_a_boolean(server: FakeServer) -> None:
     assert result.returncode == 2
     assert "drop_unsupported_params= takes true or false" in result.stderr
     assert server.requests == []
+
+
+def test_model_switch_in_a_plain_server_session_never_sends_a_provider_key(server: FakeServer) -> None:
+    for _ in range(2):
+        server.add(Reply.sse_file(FIXTURES / "glm-stream-content-glm46.sse"))
+    result = run(
+        ["chat", "-i", "-m", "llama3", "--base-url", server.base_url],
+        env=GLM_KEY,
+        stdin="hi\n/model glm-4.6\nagain\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert [request.json()["model"] for request in server.requests] == ["llama3", "glm-4.6"]
+    for request in server.requests:
+        assert "authorization" not in {name.lower() for name in request.headers}
+        assert SECRET_KEY.encode() not in request.body
