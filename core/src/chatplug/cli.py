@@ -203,9 +203,10 @@ class _Command:
         system = last.get("system")  # as the last turn left it: '/system' alone may have removed it
         return _Continued(conversation_id, history_messages(exchanges), model, system)
 
-    def stored_key(self, provider: str | Provider) -> str | None:
-        """The stored key for ``provider`` when neither --api-key nor its env var gives one."""
-        if self.args.api_key or not isinstance(provider, str):
+    def stored_key(self, provider: str | Provider, *, session_provider: bool = True) -> str | None:
+        """The stored key for ``provider`` when neither --api-key (given for the session's
+        provider only) nor its env var gives one."""
+        if (session_provider and self.args.api_key) or not isinstance(provider, str):
             return None  # a plain --base-url server never gets a stored provider key
         record = self.registry.provider(provider)
         if any(os.environ.get(name) for name in record.api_key_env):
@@ -284,9 +285,11 @@ class _Command:
                         self.registry.resolve_model(name)  # raises ModelNotFoundError, naming the providers
                         return client
                     if target not in by_provider:
-                        key = self.stored_key(target)
+                        key = self.stored_key(target, session_provider=False)
+                        # --base-url and --api-key were given for the session's provider: another provider
+                        # gets its own URL and key, so no key ever goes to another provider's server
                         by_provider[target] = clients.enter_context(
-                            make_client(args, self.registry, target, api_key=key)
+                            make_client(args, self.registry, target, api_key=key, session_provider=False)
                         )
                     if recorder is not None:
                         recorder.provider = target

@@ -171,3 +171,22 @@ def test_model_switch_in_a_plain_server_session_never_sends_a_provider_key(serve
     for request in server.requests:
         assert "authorization" not in {name.lower() for name in request.headers}
         assert SECRET_KEY.encode() not in request.body
+
+
+def test_model_switch_to_another_provider_leaves_base_url_and_api_key_behind(server: FakeServer) -> None:
+    """--base-url and --api-key were given for Kimi: GLM, reached with /model, uses its own
+    URL (here ZAI_BASE_URL, another loopback server) and its own key, never Kimi's."""
+    kimi_key = "sk-kimi-only-7f3a9c1e5b2d4f60"
+    server.add(Reply.sse_file(FIXTURES / "kimi-stream-k2-0905.sse"))
+    with FakeServer() as glm_server:
+        glm_server.add(Reply.sse_file(FIXTURES / "glm-stream-content-glm46.sse"))
+        result = run(
+            ["chat", "-i", "-m", "kimi-k2-0905-preview", "--base-url", server.base_url, "--api-key", kimi_key],
+            env={**GLM_KEY, "ZAI_BASE_URL": glm_server.base_url},
+            stdin="hi\n/model glm-4.6\nagain\n",
+        )
+        assert result.returncode == 0, result.stderr
+        assert [request.json()["model"] for request in server.requests] == ["kimi-k2-0905-preview"]
+        assert server.requests[0].headers["authorization"] == f"Bearer {kimi_key}"
+        assert [request.json()["model"] for request in glm_server.requests] == ["glm-4.6"]
+        assert glm_server.requests[0].headers["authorization"] == f"Bearer {SECRET_KEY}"

@@ -194,17 +194,28 @@ def choose_provider(args: argparse.Namespace, registry: PluginRegistry, model: s
 
 
 def make_client(
-    args: argparse.Namespace, registry: PluginRegistry, provider: str | Provider, *, api_key: str | None = None
+    args: argparse.Namespace,
+    registry: PluginRegistry,
+    provider: str | Provider,
+    *,
+    api_key: str | None = None,
+    session_provider: bool = True,
 ) -> Client:
     """A client pinned to ``provider`` (see :func:`choose_provider`); ``api_key``
-    (a stored key) is used when ``--api-key`` is not given."""
+    (a stored key) is used when ``--api-key`` is not given.
+
+    ``--base-url`` and ``--api-key`` were given for the provider the command
+    started with; ``session_provider=False`` (another provider, reached with
+    ``/model``) leaves both out, so that provider uses its own base URL and
+    key, and no key goes to another provider's server.
+    """
     options: dict[str, Any] = {}
     if args.timeout is not None:
         options["timeout"] = args.timeout
     return Client(
         provider=provider,
-        api_key=args.api_key or api_key,
-        base_url=args.base_url,
+        api_key=(args.api_key if session_provider else None) or api_key,
+        base_url=args.base_url if session_provider else None,
         max_retries=args.max_retries,
         registry=registry,
         **options,
