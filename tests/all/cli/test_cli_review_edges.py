@@ -190,3 +190,14 @@ def test_model_switch_to_another_provider_leaves_base_url_and_api_key_behind(ser
         assert server.requests[0].headers["authorization"] == f"Bearer {kimi_key}"
         assert [request.json()["model"] for request in glm_server.requests] == ["glm-4.6"]
         assert glm_server.requests[0].headers["authorization"] == f"Bearer {SECRET_KEY}"
+
+
+def test_models_default_says_when_chatplug_model_overrides_it() -> None:
+    result = run(["models", "default", "glm-4.6"], env={"CHATPLUG_MODEL": "kimi-k2-0905-preview"})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "chatplug: default model is now glm-4.6",
+        "chatplug: note: CHATPLUG_MODEL=kimi-k2-0905-preview is set and wins over the default",
+    ]
+    quiet = run(["models", "default", "glm-4.6"])
+    assert quiet.stderr.splitlines() == ["chatplug: default model is now glm-4.6"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 from typing import Any, TextIO
 
 from chatplug._cli._errors import UsageError
@@ -156,4 +157,9 @@ def run_models_default(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     default_registry().resolve_model(model)  # an unknown model is refused now, not at the next chat
     set_default_model(model)
     err.write(f"chatplug: default model is now {model}\n")
+    from chatplug._cli._chat import MODEL_ENV
+
+    overriding = os.environ.get(MODEL_ENV)
+    if overriding:
+        err.write(f"chatplug: note: {MODEL_ENV}={overriding} is set and wins over the default\n")
     return 0
