@@ -233,6 +233,9 @@ class _Command:
     def chat(self) -> int:
         args = self.args
         request_options(args)  # a bad -o is a usage error before anything else is looked up
+        reconfigure = getattr(self.stdin, "reconfigure", None)
+        if reconfigure is not None:  # bytes that are not UTF-8 reach valid_text(), which names them
+            reconfigure(errors="surrogateescape")
         continued = self.continued()
         model = resolve_model_name(args, continued.model if continued else None)
         if continued is not None and args.system is None:

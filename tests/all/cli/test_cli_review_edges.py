@@ -6,9 +6,20 @@ stays removed)."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 from chatplug.testing import FakeServer, Reply
-from cli_support import FIXTURES, SECRET_KEY, UserDirs, assert_one_line_error, run
+from cli_support import (
+    FIXTURES,
+    RUN_TIMEOUT,
+    SECRET_KEY,
+    UserDirs,
+    assert_one_line_error,
+    clean_env,
+    command,
+    run,
+    transcript_text,
+)
 
 GLM_KEY = {"ZAI_API_KEY": SECRET_KEY}
 
@@ -201,3 +212,28 @@ def test_models_default_says_when_chatplug_model_overrides_it() -> None:
     ]
     quiet = run(["models", "default", "glm-4.6"])
     assert quiet.stderr.splitlines() == ["chatplug: default model is now glm-4.6"]
+
+
+def _run_bytes(args: list[str], stdin: bytes, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(command(*args), input=stdin, capture_output=True, env=clean_env(env), timeout=RUN_TIMEOUT)
+
+
+def test_piped_input_that_is_not_utf8_is_a_usage_error_before_any_request(server: FakeServer) -> None:
+    result = _run_bytes(["chat", "-m", "glm-4.6", "--base-url", server.base_url], b"caf\xe9 au lait\n", GLM_KEY)
+    assert result.returncode == 2
+    assert result.stderr.decode() == (
+        "chatplug: error: the prompt is not valid UTF-8 (byte 0xe9 at character 3); convert it first, "
+        "e.g. iconv -f latin1 -t utf-8\n"
+    )
+    assert server.requests == []
+
+
+def test_a_non_utf8_line_in_a_conversation_is_skipped_and_the_session_goes_on(server: FakeServer) -> None:
+    server.add(Reply.sse_file(FIXTURES / "glm-stream-content-glm46.sse"))
+    result = _run_bytes(["chat", "-i", "-m", "glm-4.6", "--base-url", server.base_url],
+                        b"caf\xe9\nhello\n", GLM_KEY)
+    assert result.returncode == 1  # a turn failed
+    assert "the line is not valid UTF-8 (byte 0xe9 at character 3)" in result.stderr.decode()
+    assert "internal error" not in result.stderr.decode()
+    assert [request.json()["messages"] for request in server.requests] == [[{"role": "user", "content": "hello"}]]
+    assert result.stdout.decode() == transcript_text("glm-stream-content-glm46.sse").rstrip("\n") + "\n"

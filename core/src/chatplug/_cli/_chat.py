@@ -36,6 +36,7 @@ __all__ = [
     "read_prompt",
     "request_options",
     "resolve_model_name",
+    "valid_text",
 ]
 
 #: Lines that end an interactive chat (as does Ctrl-D).
@@ -119,6 +120,24 @@ def read_prompt(
     text = text.rstrip("\n")
     if not text.strip():
         raise UsageError("the prompt is empty")
+    return valid_text(text, "the prompt")
+
+
+def valid_text(text: str, what: str) -> str:
+    """``text`` if it can be sent as UTF-8; a usage error naming the first bad byte otherwise.
+
+    Python reads undecodable bytes (a Latin-1 file piped in) as lone
+    surrogates; sent as is they would fail deep in the request's encoding.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = text[error.start]
+        byte = f"byte 0x{ord(bad) - 0xDC00:02x}" if 0xDC80 <= ord(bad) <= 0xDCFF else f"character {bad!r}"
+        raise UsageError(
+            f"{what} is not valid UTF-8 ({byte} at character {error.start}); convert it first, "
+            "e.g. iconv -f latin1 -t utf-8"
+        ) from None
     return text
 
 
