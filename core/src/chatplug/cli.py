@@ -36,6 +36,7 @@ from chatplug._cli._chat import (
     read_prompt,
     request_options,
     resolve_model_name,
+    valid_text,
 )
 from chatplug._cli._debug import Redactor, RequestLogger, configure_logging
 from chatplug._cli._errors import (
@@ -236,6 +237,8 @@ class _Command:
         reconfigure = getattr(self.stdin, "reconfigure", None)
         if reconfigure is not None:  # bytes that are not UTF-8 reach valid_text(), which names them
             reconfigure(errors="surrogateescape")
+        if args.system:
+            valid_text(args.system, "the system prompt (-s)")
         continued = self.continued()
         model = resolve_model_name(args, continued.model if continued else None)
         if continued is not None and args.system is None:

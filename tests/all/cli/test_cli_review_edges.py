@@ -237,3 +237,12 @@ def test_a_non_utf8_line_in_a_conversation_is_skipped_and_the_session_goes_on(se
     assert "internal error" not in result.stderr.decode()
     assert [request.json()["messages"] for request in server.requests] == [[{"role": "user", "content": "hello"}]]
     assert result.stdout.decode() == transcript_text("glm-stream-content-glm46.sse").rstrip("\n") + "\n"
+
+
+def test_a_system_prompt_that_is_not_utf8_is_a_usage_error(server: FakeServer) -> None:
+    args = [b"chat", b"hi", b"-m", b"glm-4.6", b"-s", b"r\xe9sum\xe9", b"--base-url", server.base_url.encode()]
+    result = subprocess.run([*command()[:3], *args], input=b"", capture_output=True, env=clean_env(GLM_KEY),
+                            timeout=RUN_TIMEOUT)
+    assert result.returncode == 2
+    assert b"the system prompt (-s) is not valid UTF-8 (byte 0xe9 at character 1)" in result.stderr
+    assert server.requests == []
