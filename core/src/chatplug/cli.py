@@ -36,6 +36,7 @@ from chatplug._cli._chat import (
     read_prompt,
     request_options,
     resolve_model_name,
+    valid_text,
 )
 from chatplug._cli._debug import Redactor, RequestLogger, configure_logging
 from chatplug._cli._errors import (
@@ -194,13 +195,19 @@ class _Command:
             raise UsageError(f"--cid: no logged conversation has id {conversation_id!r}; 'chatplug logs' shows ids")
         last = exchanges[-1]
         provider = last.get("provider")
+        if provider == PLAIN_PROVIDER_ID and not args.base_url and not args.model:
+            raise UsageError(
+                f"conversation {conversation_id} was with a plain OpenAI-compatible server (--base-url); "
+                "pass --base-url URL again to continue it, or -m MODEL to continue with a provider"
+            )
         model = last["model"] if not provider or provider == PLAIN_PROVIDER_ID else f"{provider}/{last['model']}"
-        system = next((exchange["system"] for exchange in reversed(exchanges) if exchange.get("system")), None)
+        system = last.get("system")  # as the last turn left it: '/system' alone may have removed it
         return _Continued(conversation_id, history_messages(exchanges), model, system)
 
-    def stored_key(self, provider: str | Provider) -> str | None:
-        """The stored key for ``provider`` when neither --api-key nor its env var gives one."""
-        if self.args.api_key or not isinstance(provider, str):
+    def stored_key(self, provider: str | Provider, *, session_provider: bool = True) -> str | None:
+        """The stored key for ``provider`` when neither --api-key (given for the session's
+        provider only) nor its env var gives one."""
+        if (session_provider and self.args.api_key) or not isinstance(provider, str):
             return None  # a plain --base-url server never gets a stored provider key
         record = self.registry.provider(provider)
         if any(os.environ.get(name) for name in record.api_key_env):
@@ -227,6 +234,11 @@ class _Command:
     def chat(self) -> int:
         args = self.args
         request_options(args)  # a bad -o is a usage error before anything else is looked up
+        reconfigure = getattr(self.stdin, "reconfigure", None)
+        if reconfigure is not None:  # bytes that are not UTF-8 reach valid_text(), which names them
+            reconfigure(errors="surrogateescape")
+        if args.system:
+            valid_text(args.system, "the system prompt (-s)")
         continued = self.continued()
         model = resolve_model_name(args, continued.model if continued else None)
         if continued is not None and args.system is None:
@@ -270,15 +282,20 @@ class _Command:
                 by_provider = {provider if isinstance(provider, str) else "": client}
 
                 def client_for(name: str) -> Any:
+                    if not isinstance(provider, str):
+                        # a plain --base-url session stays on that server, keyless: /model only renames the
+                        # model, even one a provider claims, so no provider's key is ever sent there
+                        return client
                     target = choose_provider(args, self.registry, name)
-                    if not isinstance(target, str):
-                        if isinstance(provider, str):  # a provider's key never goes to a plain server
-                            self.registry.resolve_model(name)  # raises ModelNotFoundError, naming the providers
-                        return client  # the same plain --base-url server, another model name
+                    if not isinstance(target, str):  # a provider's key never goes to a plain server
+                        self.registry.resolve_model(name)  # raises ModelNotFoundError, naming the providers
+                        return client
                     if target not in by_provider:
-                        key = self.stored_key(target)
+                        key = self.stored_key(target, session_provider=False)
+                        # --base-url and --api-key were given for the session's provider: another provider
+                        # gets its own URL and key, so no key ever goes to another provider's server
                         by_provider[target] = clients.enter_context(
-                            make_client(args, self.registry, target, api_key=key)
+                            make_client(args, self.registry, target, api_key=key, session_provider=False)
                         )
                     if recorder is not None:
                         recorder.provider = target

@@ -98,7 +98,8 @@ def test_model_switches_to_another_provider(server: FakeServer, user_dirs: UserD
     server.add(Reply.sse_file(FIXTURES / "kimi-stream-k2-0905.sse"))
     result = run(
         ["chat", "-i", "-m", "glm-4.6", "--base-url", server.base_url],
-        env={**GLM_KEY, "MOONSHOT_API_KEY": SECRET_KEY + "-kimi"},
+        # --base-url stays with GLM: Kimi reaches the loopback server through its own env override
+        env={**GLM_KEY, "MOONSHOT_API_KEY": SECRET_KEY + "-kimi", "MOONSHOT_BASE_URL": server.base_url},
         stdin="Hi\n/model kimi-k2-0905-preview\nAnd you?\n",
     )
     assert result.returncode == 0, result.stderr

@@ -36,6 +36,7 @@ __all__ = [
     "read_prompt",
     "request_options",
     "resolve_model_name",
+    "valid_text",
 ]
 
 #: Lines that end an interactive chat (as does Ctrl-D).
@@ -51,6 +52,8 @@ _RESERVED = {
     "extra_headers": "chatplug chat cannot add request headers",
     "extra_query": "chatplug chat cannot add query parameters",
 }
+#: The per-call option ``-o`` passes to ``create()`` itself: drop what the model's catalog refuses.
+DROP_OPTION = "drop_unsupported_params"
 #: How long a PROMPT-plus-pipe call waits for piped input before saying what it is waiting for.
 STDIN_NOTICE_AFTER = 2.0
 
@@ -117,6 +120,24 @@ def read_prompt(
     text = text.rstrip("\n")
     if not text.strip():
         raise UsageError("the prompt is empty")
+    return valid_text(text, "the prompt")
+
+
+def valid_text(text: str, what: str) -> str:
+    """``text`` if it can be sent as UTF-8; a usage error naming the first bad byte otherwise.
+
+    Python reads undecodable bytes (a Latin-1 file piped in) as lone
+    surrogates; sent as is they would fail deep in the request's encoding.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = text[error.start]
+        byte = f"byte 0x{ord(bad) - 0xDC00:02x}" if 0xDC80 <= ord(bad) <= 0xDCFF else f"character {bad!r}"
+        raise UsageError(
+            f"{what} is not valid UTF-8 ({byte} at character {error.start}); convert it first, "
+            "e.g. iconv -f latin1 -t utf-8"
+        ) from None
     return text
 
 
@@ -124,14 +145,19 @@ def request_options(args: argparse.Namespace) -> dict[str, Any]:
     """``create()`` keyword arguments from the flags and ``-o`` pairs.
 
     Parameters the core names (``top_p``, ``stop``, ``seed``, ...) go as
-    keywords, anything else (``thinking``, ``do_sample``, ...) into ``extra_body``.
+    keywords, anything else (``thinking``, ``do_sample``, ...) into ``extra_body``;
+    ``drop_unsupported_params`` is the one per-call option ``-o`` takes.
     """
     kwargs: dict[str, Any] = {}
     extra_body: dict[str, Any] = {}
     for key, value in args.options:
         if key in _RESERVED:
             raise UsageError(f"-o {key}=... is not allowed: {_RESERVED[key]}")
-        if key in NAMED_PARAMS:
+        if key == DROP_OPTION:  # a per-call option, not a body field: the way to act on a catalog refusal
+            if not isinstance(value, bool):
+                raise UsageError(f"-o {DROP_OPTION}= takes true or false, got {value!r}")
+            kwargs[key] = value
+        elif key in NAMED_PARAMS:
             kwargs[key] = value
         else:
             extra_body[key] = value
@@ -187,17 +213,28 @@ def choose_provider(args: argparse.Namespace, registry: PluginRegistry, model: s
 
 
 def make_client(
-    args: argparse.Namespace, registry: PluginRegistry, provider: str | Provider, *, api_key: str | None = None
+    args: argparse.Namespace,
+    registry: PluginRegistry,
+    provider: str | Provider,
+    *,
+    api_key: str | None = None,
+    session_provider: bool = True,
 ) -> Client:
     """A client pinned to ``provider`` (see :func:`choose_provider`); ``api_key``
-    (a stored key) is used when ``--api-key`` is not given."""
+    (a stored key) is used when ``--api-key`` is not given.
+
+    ``--base-url`` and ``--api-key`` were given for the provider the command
+    started with; ``session_provider=False`` (another provider, reached with
+    ``/model``) leaves both out, so that provider uses its own base URL and
+    key, and no key goes to another provider's server.
+    """
     options: dict[str, Any] = {}
     if args.timeout is not None:
         options["timeout"] = args.timeout
     return Client(
         provider=provider,
-        api_key=args.api_key or api_key,
-        base_url=args.base_url,
+        api_key=(args.api_key if session_provider else None) or api_key,
+        base_url=args.base_url if session_provider else None,
         max_retries=args.max_retries,
         registry=registry,
         **options,

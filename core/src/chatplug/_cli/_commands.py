@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 from typing import Any, TextIO
 
 from chatplug._cli._errors import UsageError
@@ -88,7 +89,8 @@ def _read_key(provider: str, stdin: TextIO | None) -> str:
 
 def run_keys(args: argparse.Namespace, stdin: TextIO | None, out: TextIO, err: TextIO) -> int:
     """``chatplug keys set|list|path|remove``."""
-    from chatplug._cli._keys import KeyStore, KeyStoreError
+    from chatplug._cli._errors import CommandFailed
+    from chatplug._cli._keys import KeyNameError, KeyStore, KeyStoreError
 
     store = KeyStore()
     action = args.keys_command
@@ -109,8 +111,10 @@ def run_keys(args: argparse.Namespace, stdin: TextIO | None, out: TextIO, err: T
             return 0
         key = _read_key(args.provider, stdin)
         store.set(args.provider, key)
-    except KeyStoreError as error:
+    except KeyNameError as error:
         raise UsageError(str(error)) from None
+    except KeyStoreError as error:  # the file, not the command line, is wrong: exit 1
+        raise CommandFailed(str(error)) from None
     err.write(f"chatplug: key for {args.provider} saved in {store.path}\n")
     _warn_unknown_provider(args.provider, err)
     return 0
@@ -153,4 +157,9 @@ def run_models_default(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     default_registry().resolve_model(model)  # an unknown model is refused now, not at the next chat
     set_default_model(model)
     err.write(f"chatplug: default model is now {model}\n")
+    from chatplug._cli._chat import MODEL_ENV
+
+    overriding = os.environ.get(MODEL_ENV)
+    if overriding:
+        err.write(f"chatplug: note: {MODEL_ENV}={overriding} is set and wins over the default\n")
     return 0

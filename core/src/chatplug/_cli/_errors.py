@@ -68,6 +68,8 @@ def _hint(
         return None  # the message itself says what to set
     if isinstance(error, ModelNotFoundError):
         return "run 'chatplug models' to see the models each provider claims"
+    if isinstance(error, InvalidRequestError) and "drop_unsupported_params" in str(error):
+        return "on the command line that is -o drop_unsupported_params=true"  # the library's keyword, as -o takes it
     if isinstance(error, AuthenticationError):
         if key_given:
             return "check the --api-key value; keys only work on the endpoint (region, plan) they were issued for"
@@ -99,7 +101,8 @@ def _hint(
 def _message(error: ChatplugError) -> str:
     if isinstance(error, MissingAPIKeyError):
         names = " or ".join(error.env_vars)
-        what = f"set {names}, or pass --api-key" if names else "pass --api-key"
+        store = f"store one with 'chatplug keys set {error.provider}'"
+        what = f"set {names}, {store}, or pass --api-key" if names else f"{store}, or pass --api-key"
         return f"no API key for provider {error.provider!r}: {what}"
     if isinstance(error, APIStatusError):
         parts = [part for part in (error.provider, _status(error), _code(error)) if part]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from chatplug._cli._chat import EXIT_COMMANDS, _enable_line_editing, _read_line, history_message
+from chatplug._cli._chat import EXIT_COMMANDS, _enable_line_editing, _read_line, history_message, valid_text
 from chatplug._cli._errors import EXIT_ERROR, EXIT_INTERRUPTED, UsageError
 from chatplug._cli._render import is_tty
 from chatplug.errors import APIError, ChatplugError
@@ -87,6 +87,12 @@ class InteractiveChat:
     # ------------------------------------------------------------- turns
 
     def _turn(self, text: str) -> None:
+        try:
+            valid_text(text, "the line")
+        except UsageError as error:
+            self._note(f"{error}; not sent")
+            self.failed = True
+            return
         self.messages.append({"role": "user", "content": text})
         try:
             final = self.session.complete(self.messages)

@@ -21,16 +21,18 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from chatplug._cli._paths import config_dir
+from chatplug._cli._paths import KEYS_FILENAME, config_dir
 
-__all__ = ["KEYS_FILENAME", "KeyStore", "KeyStoreError", "keys_path"]
-
-KEYS_FILENAME = "keys.json"
+__all__ = ["KEYS_FILENAME", "KeyNameError", "KeyStore", "KeyStoreError", "keys_path"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class KeyStoreError(Exception):
     """The key store cannot be read or the name is not a valid provider id."""
+
+
+class KeyNameError(KeyStoreError):
+    """The name given is not a valid provider id (the command line is wrong, not the file)."""
 
 
 def keys_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -70,7 +72,7 @@ class KeyStore:
     def set(self, provider: str, key: str) -> None:
         """Store ``key`` for ``provider`` (replacing any earlier one)."""
         if not _NAME.match(provider):
-            raise KeyStoreError(f"{provider!r} is not a provider id (letters, digits, '.', '_' and '-')")
+            raise KeyNameError(f"{provider!r} is not a provider id (letters, digits, '.', '_' and '-')")
         keys = self._load()
         keys[provider] = key
         self._write(keys)

@@ -10,7 +10,7 @@ from chatplug.catalog import ModelInfo
 from chatplug.plugins import PluginRegistry
 from chatplug.provider import Provider
 
-__all__ = ["print_providers", "print_models", "format_table", "model_row", "MODEL_HEADERS"]
+__all__ = ["print_providers", "print_models", "format_table", "model_row", "MODEL_HEADERS", "stored_key_names"]
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Left-aligned columns separated by two spaces, trailing spaces removed."""
@@ -23,13 +23,31 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[
     return lines
 
 
-def _key_cell(provider: Provider, environ: Mapping[str, str]) -> str:
-    """The key's env var(s) and whether one is set; never the key itself."""
+def stored_key_names(environ: Mapping[str, str] = os.environ) -> frozenset[str]:
+    """The providers with a key in the command's key store (``chatplug keys set``); empty when
+    the store cannot be read (``chatplug keys list`` says why). Reads only the names, without
+    loading the key-store module, so listing stays as quick as it was."""
+    import json
+
+    from chatplug._cli._paths import KEYS_FILENAME, config_dir
+
+    try:
+        data = json.loads((config_dir(environ) / KEYS_FILENAME).read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return frozenset()
+    if not isinstance(data, dict):
+        return frozenset()
+    return frozenset(str(name) for name, key in data.items() if isinstance(key, str) and key)
+
+
+def _key_cell(provider: Provider, environ: Mapping[str, str], stored: frozenset[str] = frozenset()) -> str:
+    """The key's env var(s), whether one is set, and whether the key store has one; never the key itself."""
     if not provider.api_key_env:
-        return "-"
+        return "stored key" if provider.id in stored else "-"
     names = "|".join(provider.api_key_env)
     is_set = any(environ.get(name) for name in provider.api_key_env)
-    return f"{names} ({'set' if is_set else 'not set'})"
+    state = "set" if is_set else "not set, stored key" if provider.id in stored else "not set"
+    return f"{names} ({state})"
 
 
 def _models_cell(provider: Provider) -> str:
@@ -51,6 +69,7 @@ def print_providers(registry: PluginRegistry, out: TextIO, environ: Mapping[str,
     providers = sorted(registry.providers().values(), key=lambda provider: provider.id)
     failures = registry.failures()
     if providers:
+        stored = stored_key_names(environ)
         headers = ("PROVIDER", "DISTRIBUTION", "VERSION", "BASE URL", "API KEY", "MODELS")
         rows = [
             (
@@ -58,7 +77,7 @@ def print_providers(registry: PluginRegistry, out: TextIO, environ: Mapping[str,
                 provider.distribution or "-",
                 provider.version or "-",
                 _base_url_cell(provider, environ),
-                _key_cell(provider, environ),
+                _key_cell(provider, environ, stored),
                 _models_cell(provider),
             )
             for provider in providers

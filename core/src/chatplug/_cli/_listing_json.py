@@ -1,6 +1,6 @@
 """``chatplug providers --json`` and ``chatplug models --json``: the listings as JSON.
 
-Keys are never included, only whether one is set.
+Keys are never included, only whether one is set (and whether the key store has one).
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ __all__ = ["models_json", "print_json_value", "providers_json"]
 
 def providers_json(registry: PluginRegistry, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """``{"providers": [...], "failures": [...]}``: one object per installed provider, sorted by id."""
+    from chatplug._cli._listing import stored_key_names
+
+    stored = stored_key_names(environ)
     providers = []
     for provider in sorted(registry.providers().values(), key=lambda item: item.id):
         base_url_from_env = bool(provider.base_url_env and environ.get(provider.base_url_env))
@@ -31,6 +34,7 @@ def providers_json(registry: PluginRegistry, environ: Mapping[str, str] = os.env
                 "base_url_from_env": base_url_from_env,
                 "api_key_env": list(provider.api_key_env),
                 "api_key_set": any(environ.get(name) for name in provider.api_key_env),
+                "api_key_stored": provider.id in stored,
                 "models": list(provider.models),
                 "model_prefixes": list(provider.model_prefixes),
             }

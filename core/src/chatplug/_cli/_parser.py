@@ -249,7 +249,8 @@ def _add_logs(subparsers: Any, secrets: list[str]) -> None:
     )
     logs.add_argument("-n", "--count", type=_whole_number, default=3, metavar="N",
                       help="how many exchanges (default: 3; 0: all)")
-    logs.add_argument("-q", "--query", metavar="TEXT", help="only exchanges whose prompt or reply contains TEXT")
+    logs.add_argument("-q", "--query", metavar="TEXT",
+                      help="only exchanges whose prompt, system prompt, reasoning or reply contains TEXT")
     logs.add_argument("--cid", metavar="ID", help="only this conversation")
     logs.add_argument("-m", "--model", metavar="MODEL", help="only this model (name or provider/name)")
     logs.add_argument("--json", action="store_true", help="print the exchanges as JSON")

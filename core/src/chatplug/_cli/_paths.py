@@ -23,9 +23,11 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["APP_NAME", "config_dir", "data_dir"]
+__all__ = ["APP_NAME", "KEYS_FILENAME", "config_dir", "data_dir"]
 
 APP_NAME = "chatplug"
+#: The key store's file name in the config directory (``chatplug keys``).
+KEYS_FILENAME = "keys.json"
 DATA_DIR_ENV = "CHATPLUG_DATA_DIR"
 CONFIG_DIR_ENV = "CHATPLUG_CONFIG_DIR"
 

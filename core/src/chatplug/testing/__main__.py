@@ -140,10 +140,21 @@ def _slug(text: str) -> str:
 
 def _record(args: argparse.Namespace) -> int:
     from chatplug.errors import ChatplugError
-    from chatplug.testing._record import PROMPT_REMOVED, NothingRecorded, record_call, save_fixture
+    from chatplug.testing._record import (
+        PROMPT_REMOVED,
+        NothingRecorded,
+        existing_recording,
+        record_call,
+        save_fixture,
+    )
 
     params = _params(args)
     messages = _messages(args)
+    if not args.force:  # before the request: a paid call whose answer cannot be stored is lost
+        planned = args.name or f"{args.provider}-{'stream' if args.stream else 'nonstream'}-{_slug(args.model)}"
+        existing = existing_recording(args.out, planned)
+        if existing is not None:
+            raise _UsageError(f"{existing} exists; pick another --name or pass --force to replace it")
     try:
         recorded = record_call(provider=args.provider, model=args.model, messages=messages, stream=args.stream,
                                params=params, base_url=args.base_url, endpoint=args.endpoint, timeout=args.timeout)

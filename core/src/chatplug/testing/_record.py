@@ -32,6 +32,7 @@ __all__ = [
     "REDACTED",
     "RecordingTransport",
     "body_suffix",
+    "existing_recording",
     "kept_response_headers",
     "redact_prompt",
     "save_fixture",
@@ -494,9 +495,9 @@ def save_fixture(exchange: ScrubbedExchange, directory: str | Path, name: str, *
     body_path = folder / (name + body_suffix(exchange.content_type, exchange.body))
     source_path = folder / (name + ".source.txt")
     if not overwrite:
-        existing = [p for p in folder.glob(f"{glob_escape(name)}.*") if p.suffix in (".sse", ".json", ".txt")]
-        if existing:
-            raise FileExistsError(f"{existing[0]} exists; pick another --name or pass --force to replace it")
+        existing = existing_recording(folder, name)
+        if existing is not None:
+            raise FileExistsError(f"{existing} exists; pick another --name or pass --force to replace it")
     request = exchange.request_json()
     prompt_note = "as sent"
     if prompt_replacement is not None:
@@ -512,6 +513,16 @@ def save_fixture(exchange: ScrubbedExchange, directory: str | Path, name: str, *
         encoding="utf-8",
     )
     return body_path, source_path
+
+
+def existing_recording(directory: str | Path, name: str) -> Path | None:
+    """The body file ``NAME.sse|.json|.txt`` already in ``directory``, if any (what
+    :func:`save_fixture` refuses to replace without ``overwrite``)."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        return None
+    found = sorted(p for p in folder.glob(f"{glob_escape(name)}.*") if p.suffix in (".sse", ".json", ".txt"))
+    return found[0] if found else None
 
 
 def glob_escape(name: str) -> str:

@@ -4,8 +4,8 @@ A recording is a body file (``NAME.sse``, ``NAME.json`` or ``NAME.txt``) and
 its provenance sidecar ``NAME.source.txt``. The sidecar's ``Response:``,
 ``Response-Headers:`` and ``Request:`` lines give the status, the headers and
 the request; a hand-written sidecar without them still works (status from a
-``Response: HTTP/2 200`` style line if there is one, else 200, or 400 for a
-JSON body holding an ``error`` object).
+``Response: HTTP/2 200`` style line or an ``HTTP status: 429.`` line if there
+is one, else 200, or 400 for a JSON body holding an ``error`` object).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ __all__ = ["Recording", "RecordingPlayer", "load_recording", "load_recordings"]
 
 _BODY_SUFFIXES = (".sse", ".json", ".txt")
 _STATUS = re.compile(r"HTTP(?:/[0-9.]+)?\s+(\d{3})")
+#: The hand-written sidecars' form (``HTTP status: 429.``), when there is no ``Response:`` line.
+_HAND_WRITTEN_STATUS = re.compile(r"^HTTP status:\s*(\d{3})\b", re.MULTILINE)
 
 
 @attrs.frozen
@@ -101,8 +103,9 @@ def load_recording(path: str | Path) -> Recording:
         raise FileNotFoundError(f"no recording at {path}")
     body = path.read_bytes()
     sidecar = _sidecar(path)
-    fields = _fields(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
-    status_match = _STATUS.search(fields.get("Response", ""))
+    sidecar_text = sidecar.read_text(encoding="utf-8") if sidecar.is_file() else ""
+    fields = _fields(sidecar_text)
+    status_match = _STATUS.search(fields.get("Response", "")) or _HAND_WRITTEN_STATUS.search(sidecar_text)
     headers: dict[str, str] = {}
     if fields.get("Response-Headers"):
         try:

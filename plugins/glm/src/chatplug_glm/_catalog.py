@@ -4,7 +4,7 @@ Sources (read 2026-12):
 
 - Z.ai chat-completion API reference, https://docs.z.ai/api-reference/llm/chat-completion:
   the request body names ``model``, ``messages``, ``request_id``, ``do_sample``,
-  ``stream``, ``thinking``, ``temperature`` [0, 1], ``top_p`` (0, 1],
+  ``stream``, ``thinking``, ``temperature`` [0, 1], ``top_p`` [0.01, 1],
   ``max_tokens``, ``tool_stream``, ``tools``, ``tool_choice`` (``auto``
   only), ``stop`` (one entry), ``response_format`` (``text`` or
   ``json_object``) and ``user_id``. It names no ``n``, ``seed``,
