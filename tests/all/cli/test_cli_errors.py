@@ -6,6 +6,7 @@ import os
 import select
 import signal
 import subprocess
+import sys
 
 import pytest
 from chatplug.testing import FakeServer, Reply, sse_events
@@ -165,12 +166,34 @@ def _read_until(fd: int, needle: bytes, limit: float = RUN_TIMEOUT) -> bytes:
     return seen
 
 
+#: Runs ``python -m chatplug ARGS`` with SIGINT back at its default. A child inherits an ignored
+#: SIGINT (pytest started as a background job: ``pytest &``), and Python leaves an ignored SIGINT
+#: ignored, so Ctrl-C would never reach the command under test.
+_WITH_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'chatplug', *sys.argv[1:]])"
+)
+
+
 def test_ctrl_c_during_a_stream_exits_130_and_closes_the_connection(server: FakeServer) -> None:
+    _ctrl_c_during_a_stream(server)
+
+
+def test_ctrl_c_works_when_the_test_runner_ignores_sigint(server: FakeServer) -> None:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in `pytest &` from a non-interactive shell
+    try:
+        _ctrl_c_during_a_stream(server)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_during_a_stream(server: FakeServer) -> None:
     events = sse_events((FIXTURES / "kimi-stream-k2-0905.sse").read_bytes())
     # a slow stream: the first pieces arrive, then the server keeps trickling
     server.add(Reply.sse(events * 20, done=False, delay_between_chunks=0.5))
     process = subprocess.Popen(
-        command("chat", "hi", "-m", "kimi-k2-0905-preview", "--base-url", server.base_url),
+        [sys.executable, "-c", _WITH_DEFAULT_SIGINT, "chat", "hi", "-m", "kimi-k2-0905-preview",
+         "--base-url", server.base_url],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
