@@ -64,18 +64,20 @@ def test_a_plugin_that_fails_registration_is_recorded_and_removed(site: Path) ->
 
 
 def test_a_second_entry_point_with_a_taken_name_is_skipped_quietly(tmp_path: Path, site: Path) -> None:
-    later = tmp_path / "later"
+    later, last = tmp_path / "later", tmp_path / "last"
     later.mkdir()
+    last.mkdir()
     add_distribution(site, "kill-one", "kdup", "cp_kill_one", GOOD.replace("{id}", "kfirst"))
     add_distribution(later, "kill-two", "kdup", "cp_kill_two", GOOD.replace("{id}", "ksecond"))
-    add_distribution(later, "kill-three", "kthree", "cp_kill_bad", GOOD.replace("{id}", "kthird"))
-    sys.path.append(str(later))
+    add_distribution(last, "kill-three", "kthree", "cp_kill_bad", GOOD.replace("{id}", "kthird"))
+    sys.path.extend([str(later), str(last)])  # found in this order: the duplicate comes before kthree
     try:
         registry = chatplug.PluginRegistry(environ={"CHATPLUG_PLUGINS": "kdup, kthree"})
         assert sorted(registry.providers()) == ["kfirst", "kthird"]
         assert registry.failures() == []
     finally:
         sys.path.remove(str(later))
+        sys.path.remove(str(last))
 
 
 def test_a_model_name_with_slashes_routes_on_the_first_one(registry: chatplug.PluginRegistry) -> None:
@@ -117,3 +119,20 @@ def test_a_model_two_providers_claim_names_both() -> None:
     with pytest.raises(chatplug.ModelNotFoundError) as unknown:
         registry.provider("pc")
     assert "installed providers: pa, pb" in str(unknown.value)
+
+
+def test_a_config_error_without_a_line_has_no_line_prefix(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    registry = chatplug.PluginRegistry(environ={"CHATPLUG_CONFIG": str(missing), "CHATPLUG_PLUGINS": "config"})
+    (failure,) = registry.failures()
+    assert (failure.name, failure.distribution) == ("config", str(missing))
+    assert failure.error == "no such file (named by CHATPLUG_CONFIG)"
+
+
+def test_the_default_registry_is_made_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatplug import plugins
+
+    monkeypatch.setattr(plugins, "_default", None)
+    first = plugins.default_registry()
+    assert isinstance(first, chatplug.PluginRegistry)
+    assert plugins.default_registry() is first

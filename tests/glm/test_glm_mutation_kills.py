@@ -92,3 +92,30 @@ def test_a_request_id_that_is_not_a_string_is_not_taken(client: chatplug.Client,
     with pytest.raises(chatplug.QuotaExceededError) as caught:
         client.chat.completions.create(model="glm-4.6", messages=MESSAGES)
     assert caught.value.request_id is None
+
+
+def test_x_request_id_wins_over_x_log_id(client: chatplug.Client, server: FakeServer) -> None:
+    server.add(Reply.error(429, {"error": {"code": "1113", "message": "m"}},
+                           headers={"X-Log-Id": "log-1", "X-Request-Id": "req-1"}))
+    with pytest.raises(chatplug.QuotaExceededError) as caught:
+        client.chat.completions.create(model="glm-4.6", messages=MESSAGES)
+    assert caught.value.request_id == "req-1"
+
+
+def test_the_request_id_inside_the_error_object_wins_over_a_body_id(
+    client: chatplug.Client, server: FakeServer
+) -> None:
+    body = {"id": "not-a-request-id", "error": {"code": "1113", "message": "m", "request_id": "err-rid"}}
+    server.add(Reply.error(429, body))
+    with pytest.raises(chatplug.QuotaExceededError) as caught:
+        client.chat.completions.create(model="glm-4.6", messages=MESSAGES)
+    assert caught.value.request_id == "err-rid"
+
+
+def test_history_without_reasoning_is_sent_unchanged(client: chatplug.Client, server: FakeServer) -> None:
+    history: list[dict[str, Any]] = [
+        {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"},
+    ]
+    server.add(Reply.json({"id": "c", "object": "chat.completion", "created": 1, "model": "glm-4.6", "choices": []}))
+    client.chat.completions.create(model="glm-4.6", messages=history)
+    assert server.last_request.json()["messages"] == history
