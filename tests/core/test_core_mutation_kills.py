@@ -183,3 +183,53 @@ def test_a_model_not_found_error_names_the_model(registry: chatplug.PluginRegist
 def test_a_status_error_without_provider_or_status_reads_as_its_message() -> None:
     assert str(chatplug.APIStatusError("just the message")) == "just the message"
     assert str(chatplug.APIStatusError("m", code="c1")) == "code c1: m"
+
+
+# ------------------------------------------------------- second round (see docs/mutation.md)
+
+
+def test_a_subclass_without_its_own_policy_follows_the_status_from_500() -> None:
+    class GatewayError(chatplug.APIStatusError):
+        """A third party's class that names no retry policy: the status decides, from 500 up."""
+
+    assert GatewayError("x", status_code=500).retryable is True
+    assert GatewayError("x", status_code=501).retryable is False
+    assert GatewayError("x", status_code=499).retryable is False  # below 500 the class default stays
+
+
+def test_a_status_error_keeps_the_partial_it_was_given() -> None:
+    partial = chatplug.ChatCompletion(id="p", created=1, model="m", choices=[])
+    assert chatplug.APIStatusError("m", partial=partial).partial is partial
+    assert chatplug.RateLimitError("m", status_code=429, partial=partial).partial is partial
+
+
+def test_a_key_echoed_in_an_error_message_is_replaced_in_the_message(
+    server: FakeServer, client: chatplug.Client
+) -> None:
+    key = client._api_key.get()  # type: ignore[union-attr]
+    server.add(Reply.error(401, {"error": {"message": f"Incorrect API key provided: {key}"}}))
+    with pytest.raises(chatplug.AuthenticationError) as caught:
+        client.chat.completions.create(model="t-1", messages=MESSAGES)
+    assert caught.value.message == "Incorrect API key provided: ***"
+    assert caught.value.args == ("Incorrect API key provided: ***",)
+
+
+@pytest.mark.anyio
+async def test_an_async_stream_repr_names_provider_and_model(
+    server: FakeServer, aclient: chatplug.AsyncClient
+) -> None:
+    server.add(Reply.sse([chunk({"content": "x"}, finish_reason="stop")]))
+    stream = await aclient.chat.completions.create(model="t-1", messages=MESSAGES, stream=True)
+    async with stream:
+        assert repr(stream) == "<chatplug.AsyncStream provider='testprov' model='t-1'>"
+
+
+def test_register_plugin_adds_to_the_default_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatplug import plugins
+    from core_support import TEST_PROVIDER, ProviderPlugin
+
+    monkeypatch.setattr(plugins, "_default", chatplug.PluginRegistry(load_entrypoints=False))
+    plugin = ProviderPlugin(TEST_PROVIDER)
+    chatplug.register_plugin(plugin, "registered-by-name")
+    assert plugins.default_registry().pm.get_plugin("registered-by-name") is plugin
+    assert list(chatplug.providers()) == ["testprov"]
