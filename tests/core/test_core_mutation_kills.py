@@ -233,3 +233,36 @@ def test_register_plugin_adds_to_the_default_registry(monkeypatch: pytest.Monkey
     chatplug.register_plugin(plugin, "registered-by-name")
     assert plugins.default_registry().pm.get_plugin("registered-by-name") is plugin
     assert list(chatplug.providers()) == ["testprov"]
+
+
+# -------------------------------------------------------- third round: accumulate
+
+
+def _assemble_wire(*wires: dict[str, Any]) -> chatplug.ChatCompletion:
+    accumulator = ChunkAccumulator()
+    for wire in wires:
+        accumulator.add(chatplug.from_dict(wire, chatplug.ChatCompletionChunk))
+    return accumulator.completion()
+
+
+def test_identity_is_taken_from_later_chunks_until_id_and_model_are_known() -> None:
+    first = chunk({"role": "assistant", "content": "a"}, id="c1", model="", created=0)
+    second = chunk({"content": "b"}, id="c1", model="m-2", created=7, service_tier="flex")
+    final = _assemble_wire(first, second)
+    assert (final.id, final.model, final.created, final.service_tier) == ("c1", "m-2", 7, "flex")
+    no_id = _assemble_wire(chunk({"content": "a"}, id="", model="m"), chunk({"content": "b"}, id="c2", model="m"))
+    assert (no_id.id, no_id.model) == ("c2", "m")
+
+
+def test_an_unfinished_choice_has_no_native_finish_reason() -> None:
+    final = _assemble_wire(chunk({"role": "assistant", "content": "a"}))
+    assert (final.choices[0].finish_reason, final.choices[0].native_finish_reason) == (None, None)
+
+
+def test_logprobs_of_every_chunk_are_joined() -> None:
+    token = {"token": "a", "logprob": -0.1, "bytes": None, "top_logprobs": []}
+    first, second = chunk({"content": "a"}), chunk({"content": "b"}, finish_reason="stop")
+    first["choices"][0]["logprobs"] = {"content": [token]}
+    second["choices"][0]["logprobs"] = {"content": [dict(token, token="b")], "refusal": None}
+    final = _assemble_wire(first, second)
+    assert final.choices[0].logprobs == {"content": [token, dict(token, token="b")]}
