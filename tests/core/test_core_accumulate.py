@@ -3,6 +3,7 @@ shape providers send them, usage wherever it arrives, reasoning kept."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import chatplug
@@ -132,10 +133,17 @@ def test_reasoning_content_is_kept_apart_from_content(server: FakeServer, client
     server.add(Reply.sse_file(FIXTURES / "glm-stream-reasoning-glm45.sse"))
     final = client.chat.completions.create(model="t-1", messages=MESSAGES, stream=True).get_final_completion()
     message = final.choices[0].message
-    assert message.reasoning_content and message.reasoning_content.startswith("The user")
-    assert message.content is not None and "The user" not in message.content
+    # what the recording streamed, read independently of chatplug's decoder
+    wire = [json.loads(line[len("data:"):]) for line in
+            (FIXTURES / "glm-stream-reasoning-glm45.sse").read_text(encoding="utf-8").splitlines()
+            if line.startswith("data:") and line.strip() != "data: [DONE]"]
+    deltas = [c["choices"][0]["delta"] for c in wire if c.get("choices")]
+    assert message.reasoning_content == "".join(d.get("reasoning_content") or "" for d in deltas)
+    assert message.content == "".join(d.get("content") or "" for d in deltas)
+    assert message.reasoning_content.startswith("The user")
     assert final.usage is not None and final.usage.prompt_tokens_details is not None
-    assert final.usage.prompt_tokens_details.cached_tokens is not None
+    assert final.usage.prompt_tokens_details.cached_tokens == 43
+    assert (final.usage.prompt_tokens, final.usage.completion_tokens, final.usage.total_tokens) == (6042, 39, 6081)
 
 
 def test_recorded_glm_tool_call_stream_assembles_everything(server: FakeServer, client: chatplug.Client) -> None:

@@ -36,7 +36,7 @@ that arrived before it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from chatplug.types import ChatCompletion
@@ -147,7 +147,18 @@ class APIStatusError(APIError):
     ``request_id``, ``provider``, ``body`` (the parsed error body, or its text),
     ``headers`` and ``retry_after`` (seconds the provider asked to wait, if it
     said so in the body rather than a header).
+
+    ``retryable`` comes from, in order: the ``retryable=`` argument; the HTTP
+    status, for a class whose :attr:`retry_by_status` is true (this generic
+    class, and :class:`InternalServerError` for a 5xx); else the class's own
+    ``retryable``. So a :class:`QuotaExceededError` is never retried and a
+    :class:`RateLimitError` always is, whatever status they arrived with.
     """
+
+    #: Whether the HTTP status decides ``retryable`` (for a 5xx, or any status on
+    #: this generic class). A class that names one kind of failure sets it to
+    #: ``False``: its kind, not its status, says whether a retry can help.
+    retry_by_status: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -171,7 +182,7 @@ class APIStatusError(APIError):
         self.retry_after = retry_after
         if retryable is not None:
             self.retryable = retryable
-        elif type(self) is APIStatusError or (status_code is not None and status_code >= 500):
+        elif self.retry_by_status and (type(self) is APIStatusError or (status_code or 0) >= 500):
             # By status: 408, 429, 500, 502, 503 and 504 are retried; 501, 505, ... are not.
             # (A 5xx-class error sent inside a stream has no status and keeps its class default.)
             self.retryable = status_code in RETRYABLE_STATUS_CODES
@@ -191,6 +202,8 @@ class APIStatusError(APIError):
 class BadRequestError(APIStatusError):
     """HTTP 400: the server rejected the request."""
 
+    retry_by_status = False
+
 
 class ContextLengthError(BadRequestError):
     """The prompt (plus max_tokens) is longer than the model's context window."""
@@ -203,33 +216,45 @@ class ContentFilterError(BadRequestError):
 class AuthenticationError(APIStatusError):
     """HTTP 401: the API key is missing, wrong, or for another region."""
 
+    retry_by_status = False
+
 
 class PermissionDeniedError(APIStatusError):
     """HTTP 403: the key may not use this model or endpoint."""
+
+    retry_by_status = False
 
 
 class NotFoundError(APIStatusError):
     """HTTP 404: unknown model or endpoint."""
 
+    retry_by_status = False
+
 
 class ConflictError(APIStatusError):
     """HTTP 409."""
 
+    retry_by_status = False
+
 
 class UnprocessableEntityError(APIStatusError):
     """HTTP 422."""
+
+    retry_by_status = False
 
 
 class RateLimitError(APIStatusError):
     """HTTP 429 rate limit or overload: retried with backoff."""
 
     retryable = True
+    retry_by_status = False
 
 
 class QuotaExceededError(APIStatusError):
     """The account is out of balance or quota. Never retried, whatever its status."""
 
     retryable = False
+    retry_by_status = False
 
 
 class InternalServerError(APIStatusError):

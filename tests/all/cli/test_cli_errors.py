@@ -6,6 +6,7 @@ import os
 import select
 import signal
 import subprocess
+import sys
 
 import pytest
 from chatplug.testing import FakeServer, Reply, sse_events
@@ -51,25 +52,33 @@ def test_unknown_provider_exits_1_listing_the_installed_providers() -> None:
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "error"),
     [
-        ["chat", "hi", "-m", "glm-4.6", "--bogus"],
-        ["chat", "hi", "-m", "glm-4.6", "-o", "no-equals-sign"],
-        ["chat", "hi", "-m", "glm-4.6", "--temperature", "warm"],
-        ["chat", "hi", "-m", "glm-4.6", "--max-tokens", "-5"],
-        ["chat", "hi", "-m", "glm-4.6", "-o", "stream=false"],
-        ["chat", "hi"],  # no model
-        ["frobnicate"],
-        [],
+        (["chat", "hi", "-m", "glm-4.6", "--bogus"], "chatplug: error: unrecognized arguments: --bogus"),
+        (["chat", "hi", "-m", "glm-4.6", "-o", "no-equals-sign"],
+         "chatplug chat: error: argument -o/--option: expected key=value, got 'no-equals-sign'"),
+        (["chat", "hi", "-m", "glm-4.6", "--temperature", "warm"],
+         "chatplug chat: error: argument --temperature: invalid float value: 'warm'"),
+        (["chat", "hi", "-m", "glm-4.6", "--max-tokens", "-5"],
+         "chatplug chat: error: argument --max-tokens: expected a number >= 0, got '-5'"),
+        (["chat", "hi", "-m", "glm-4.6", "-o", "stream=false"],
+         "chatplug: error: -o stream=... is not allowed: use --no-stream"),
+        (["chat", "hi"],
+         "chatplug: error: no model: pass -m MODEL (or set CHATPLUG_MODEL); 'chatplug models' lists them"),
+        # argparse words the list of choices differently across Python versions: the start is exact
+        (["frobnicate"], "chatplug: error: argument COMMAND: invalid choice: 'frobnicate'"),
+        ([], "chatplug: error: the following arguments are required: COMMAND"),
     ],
     ids=["unknown-flag", "bad-o", "bad-temperature", "negative-max-tokens", "reserved-o", "no-model",
          "unknown-command", "no-command"],
 )
-def test_bad_usage_exits_2(args: list[str], server: FakeServer) -> None:
+def test_bad_usage_exits_2(args: list[str], error: str, server: FakeServer) -> None:
     result = run([*args, "--base-url", server.base_url] if args[:1] == ["chat"] else args, env=GLM_KEY)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip()
+    last = result.stderr.rstrip("\n").splitlines()[-1]
+    assert last == error or (args == ["frobnicate"] and last.startswith(error + " (choose from ")), result.stderr
+    assert result.stdout == ""
     assert server.requests == []
 
 
@@ -165,12 +174,34 @@ def _read_until(fd: int, needle: bytes, limit: float = RUN_TIMEOUT) -> bytes:
     return seen
 
 
+#: Runs ``python -m chatplug ARGS`` with SIGINT back at its default. A child inherits an ignored
+#: SIGINT (pytest started as a background job: ``pytest &``), and Python leaves an ignored SIGINT
+#: ignored, so Ctrl-C would never reach the command under test.
+_WITH_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'chatplug', *sys.argv[1:]])"
+)
+
+
 def test_ctrl_c_during_a_stream_exits_130_and_closes_the_connection(server: FakeServer) -> None:
+    _ctrl_c_during_a_stream(server)
+
+
+def test_ctrl_c_works_when_the_test_runner_ignores_sigint(server: FakeServer) -> None:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in `pytest &` from a non-interactive shell
+    try:
+        _ctrl_c_during_a_stream(server)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_during_a_stream(server: FakeServer) -> None:
     events = sse_events((FIXTURES / "kimi-stream-k2-0905.sse").read_bytes())
     # a slow stream: the first pieces arrive, then the server keeps trickling
     server.add(Reply.sse(events * 20, done=False, delay_between_chunks=0.5))
     process = subprocess.Popen(
-        command("chat", "hi", "-m", "kimi-k2-0905-preview", "--base-url", server.base_url),
+        [sys.executable, "-c", _WITH_DEFAULT_SIGINT, "chat", "hi", "-m", "kimi-k2-0905-preview",
+         "--base-url", server.base_url],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -192,8 +192,14 @@ def test_recorded_stream_cut_keeps_reasoning_and_content(harness: HarnessFactory
         run.stream()
     partial = caught.value.partial
     assert partial is not None
-    assert partial.choices[0].message.reasoning_content  # the thinking that arrived is not lost
-    assert partial.model
+    # the thinking of the 20 events that arrived, read from the recording independently of chatplug
+    sent = [json.loads(line[len("data:"):]) for line in
+            (FIXTURES / "glm-stream-tool-call.sse").read_text(encoding="utf-8").splitlines()
+            if line.startswith("data:") and "[DONE]" not in line][:20]
+    arrived = "".join(c["choices"][0]["delta"].get("reasoning_content") or "" for c in sent if c.get("choices"))
+    assert arrived  # the cut falls inside the thinking: the check below has something to lose
+    assert partial.choices[0].message.reasoning_content == arrived
+    assert partial.model == sent[0]["model"] == "glm-4.7-flash"
 
 
 # ----------------------------------------------------------------- 429 hints
@@ -285,8 +291,9 @@ def test_401_is_not_retried(harness: HarnessFactory, server: FakeServer) -> None
 def test_max_retries_zero_makes_one_attempt(harness: HarnessFactory, server: FakeServer) -> None:
     server.default = Reply.error(503, {"error": {"message": "overloaded"}})
     run = harness(max_retries=0)
-    with pytest.raises(chatplug.InternalServerError):
+    with pytest.raises(chatplug.InternalServerError) as caught:
         run.complete()
+    assert type(caught.value) is chatplug.InternalServerError
     assert len(server.requests) == 1
     assert run.sleeps == []
     assert run.recorder.errors == [(chatplug.InternalServerError, False)]
@@ -294,8 +301,9 @@ def test_max_retries_zero_makes_one_attempt(harness: HarnessFactory, server: Fak
 
 def test_max_retries_zero_on_a_refused_connection(harness: HarnessFactory) -> None:
     run = harness(refused_base_url(), max_retries=0)
-    with pytest.raises(chatplug.APIConnectionError):
+    with pytest.raises(chatplug.APIConnectionError) as caught:
         run.complete()
+    assert type(caught.value) is chatplug.APIConnectionError  # refused: not a timeout, not a cut stream
     assert run.recorder.attempts == 1
     assert run.sleeps == []
 
@@ -383,8 +391,10 @@ def test_invalid_utf8_in_a_stream_event(harness: HarnessFactory, server: FakeSer
 def test_invalid_utf8_in_a_completion_body(harness: HarnessFactory, server: FakeServer) -> None:
     server.default = Reply.json(b'{"id":"c","object":"chat.completion","choices":[{"message":{"content":"\xff"}}]}')
     run = harness()
-    with pytest.raises(chatplug.APIResponseValidationError):
+    with pytest.raises(chatplug.APIResponseValidationError) as caught:
         run.complete()
+    assert type(caught.value) is chatplug.APIResponseValidationError
+    assert caught.value.body == '{"id":"c","object":"chat.completion","choices":[{"message":{"content":"\ufffd"}}]}'
     assert len(server.requests) == 1
 
 
@@ -393,7 +403,9 @@ def test_invalid_utf8_in_an_error_body_still_maps_the_status(harness: HarnessFac
     run = harness()
     with pytest.raises(chatplug.BadRequestError) as caught:
         run.complete()
-    assert "bad request" in str(caught.value)
+    assert type(caught.value) is chatplug.BadRequestError
+    assert caught.value.status_code == 400
+    assert caught.value.body == "bad request \ufffd\ufffd from the gateway"  # the text kept, bad bytes replaced
     assert len(server.requests) == 1
 
 
@@ -423,7 +435,8 @@ def test_stream_error_event_mid_stream_raises_mapped_error(harness: HarnessFacto
     run = harness()
     with pytest.raises(chatplug.APIStatusError) as caught:
         run.stream()
-    assert "overloaded" in str(caught.value)
+    assert type(caught.value) is chatplug.APIStatusError  # no status inside a stream: the generic class
+    assert (caught.value.status_code, caught.value.code, caught.value.message) == (None, "503", "overloaded")
     assert caught.value.partial is not None
     assert caught.value.partial.choices[0].message.content == "par"
     assert len(server.requests) == 1
@@ -434,6 +447,8 @@ def test_a_redirect_is_not_followed_nor_retried(harness: HarnessFactory, server:
     run = harness()
     with pytest.raises(chatplug.APIStatusError) as caught:
         run.complete(messages=MESSAGES)
+    assert type(caught.value) is chatplug.APIStatusError
+    assert caught.value.retryable is False
     assert caught.value.status_code == 307
     assert "does not follow redirects" in str(caught.value)
     assert len(server.requests) == 1

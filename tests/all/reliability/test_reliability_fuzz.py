@@ -155,12 +155,53 @@ def test_any_json_into_a_chunk_parses_or_raises_validation_error(value: Any) -> 
         parsed = chatplug.from_dict(value, chatplug.ChatCompletionChunk)
     except chatplug.APIResponseValidationError:
         return
-    assert parsed.to_dict() is not None
-    json.dumps(parsed.to_dict())
+    wire = parsed.to_dict()
+    assert json.loads(json.dumps(wire)) == wire  # plain JSON, nothing lost on the way out
+    # round trip: what chatplug writes, it reads back to the same chunk
+    assert chatplug.from_dict(wire, chatplug.ChatCompletionChunk).to_dict() == wire
+    once, twice = ChunkAccumulator(), ChunkAccumulator()
+    once.add(parsed)
+    twice.add(parsed)
+    twice.add(parsed)
+    single, double = once.completion(), twice.completion()
+    json.dumps(double.to_dict())
+    for choice in parsed.choices:  # a chunk sent twice doubles its text, and only its text
+        got = next(c for c in single.choices if c.index == choice.index).message
+        assert got.content == (choice.delta.content or None)
+        assert got.reasoning_content == (choice.delta.reasoning_content or None)
+        again = next(c for c in double.choices if c.index == choice.index).message
+        assert again.content == (choice.delta.content * 2 if choice.delta.content else None)
+    assert double.usage == single.usage == parsed.usage  # usage is a report, not a sum
+
+
+#: Chunks that are always valid, so the properties below are exercised on every example.
+well_formed_usages = st.fixed_dictionaries({
+    "prompt_tokens": st.integers(0, 100), "completion_tokens": st.integers(0, 100), "total_tokens": st.integers(0, 200),
+})
+well_formed_chunks = st.fixed_dictionaries({
+    "id": st.just("c1"), "object": st.just("chat.completion.chunk"), "created": st.just(1), "model": st.just("m"),
+    "choices": st.lists(st.fixed_dictionaries({"index": st.integers(0, 2), "delta": st.fixed_dictionaries(
+        {}, optional={"role": st.just("assistant"), "content": st.text(max_size=6),
+                      "reasoning_content": st.text(max_size=6)})}), max_size=3),
+}, optional={"usage": well_formed_usages})
+
+
+@FUZZ
+@given(st.lists(well_formed_chunks, min_size=1, max_size=6))
+def test_accumulated_text_is_the_concatenation_and_usage_the_last_report(values: list[dict[str, Any]]) -> None:
     accumulator = ChunkAccumulator()
-    accumulator.add(parsed)
-    accumulator.add(parsed)
-    json.dumps(accumulator.completion().to_dict())
+    for value in values:
+        accumulator.add(chatplug.from_dict(value, chatplug.ChatCompletionChunk))
+    final = accumulator.completion()
+    indexes = sorted({choice["index"] for value in values for choice in value["choices"]})
+    assert [choice.index for choice in final.choices] == indexes
+    for choice in final.choices:
+        for field in ("content", "reasoning_content"):
+            sent = "".join(c["delta"].get(field) or "" for v in values for c in v["choices"]
+                           if c["index"] == choice.index)
+            assert getattr(choice.message, field) == (sent or None)
+    reports = [value["usage"] for value in values if "usage" in value]
+    assert (final.usage.to_dict() if final.usage else None) == (reports[-1] if reports else None)
 
 
 @FUZZ
@@ -170,7 +211,9 @@ def test_any_json_into_a_completion_parses_or_raises_validation_error(value: Any
         parsed = chatplug.from_dict(value, chatplug.ChatCompletion)
     except chatplug.APIResponseValidationError:
         return
-    json.dumps(parsed.to_dict())
+    wire = parsed.to_dict()
+    assert json.loads(json.dumps(wire)) == wire
+    assert chatplug.from_dict(wire, chatplug.ChatCompletion).to_dict() == wire  # round trip
     for choice in parsed.choices:
         assert choice.message is None or isinstance(choice.message.content, (str, list, type(None)))
 
@@ -204,11 +247,26 @@ def process(plan: Any, pieces: list[bytes]) -> chatplug.ChatCompletion:
 @FUZZ
 @given(data=sse_streams | st.binary(max_size=200), cuts=st.lists(st.integers(0, 400), max_size=6))
 def test_any_stream_bytes_give_chunks_or_a_documented_error(stream_plan: Any, data: bytes, cuts: list[int]) -> None:
+    """Only documented errors escape, and how the bytes were cut changes nothing: the outcome in pieces
+    is the outcome in one piece."""
+    assert outcome(stream_plan, split(data, cuts)) == outcome(stream_plan, [data])
+
+
+def outcome(plan: Any, pieces: list[bytes]) -> tuple[str, str, Any]:
+    """(error class name or "ok", the error message, the completion assembled so far, as a dict)."""
+    processor = StreamProcessor(plan, {})
     try:
-        final = process(stream_plan, split(data, cuts))
-    except chatplug.APIError:
-        return
-    json.dumps(final.to_dict())
+        for piece in pieces:
+            if piece:
+                processor.feed(piece)
+            if processor.done:
+                break
+        processor.finish()
+    except chatplug.APIError as error:  # anything else escapes and fails the test
+        return type(error).__name__, str(error), processor.partial().to_dict()
+    wire = processor.partial().to_dict()
+    json.dumps(wire)
+    return "ok", "", wire
 
 
 @FUZZ

@@ -140,6 +140,12 @@ def _fail(message: str) -> NoReturn:
         raise failure from None
 
 
+def _skipped(cls: type, what: str, check: str, declaration: str) -> Any:
+    """The one parameter of a check the class declares nothing for: a skip that says what to add."""
+    reason = f"{cls.__name__} declares no {what}: {check} did not run; add `{declaration}` to pass the whole kit"
+    return pytest.param(None, marks=pytest.mark.skip(reason=reason))
+
+
 def _completion_body(model: str, content: str = "ok") -> dict[str, Any]:
     return {
         "id": "chatcmpl-conformance",
@@ -261,13 +267,13 @@ class ProviderConformance:
             metafunc.parametrize(
                 "transcript",
                 [pytest.param(t, id=t.name) for t in cls.transcripts]
-                or [pytest.param(None, marks=pytest.mark.skip(reason=f"{cls.__name__} declares no transcripts"))],
+                or [_skipped(cls, "transcripts", "test_transcript_decodes", "transcripts = [Transcript(...)]")],
             )
         if "error_sample" in metafunc.fixturenames:
             metafunc.parametrize(
                 "error_sample",
                 [pytest.param(e, id=e.label) for e in cls.error_samples]
-                or [pytest.param(None, marks=pytest.mark.skip(reason=f"{cls.__name__} declares no error samples"))],
+                or [_skipped(cls, "error samples", "test_error_sample_maps", "error_samples = [ErrorSample(...)]")],
             )
         if "client_mode" in metafunc.fixturenames:
             metafunc.parametrize("client_mode", ["sync", "async"])
@@ -751,7 +757,8 @@ class ProviderConformance:
         model = self._limits_model(provider)
         rejected, accepted = self._limit_cases(provider)
         if not rejected and not accepted:
-            pytest.skip(f"provider {provider.id!r} declares no limits")
+            pytest.skip(f"provider {provider.id!r} declares no limits: test_declared_limits_enforced did not run; "
+                        "declare `limits=chatplug.Limits(...)` on the provider to pass the whole kit")
         with self._client(conformance_registry, conformance_server, api_key=self._api_key()) as client:
             self._check_limits(provider, model, client, conformance_server, rejected, accepted)
 
