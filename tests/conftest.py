@@ -7,12 +7,17 @@
   names the import packages the run must have, comma-separated. If one is
   missing, the run stops with an error before any test: a suite that needs a
   plugin never quietly skips in the env that is meant to test it.
+- A run started with SIGINT ignored (``pytest &`` or ``tox &`` from a
+  non-interactive shell) gets the default back, so the commands the tests
+  start can be interrupted with Ctrl-C as a user's can: a child inherits an
+  ignored SIGINT, and Python leaves an ignored SIGINT ignored.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 
 import pytest
 
@@ -42,6 +47,14 @@ def _register_hypothesis_profiles() -> None:
 
 
 _register_hypothesis_profiles()
+
+
+def _interruptible_children() -> None:
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a caught signal is SIG_DFL again after exec
+
+
+_interruptible_children()
 
 
 def required_plugins(environ: os._Environ[str] | dict[str, str] = os.environ) -> list[str]:
