@@ -42,7 +42,7 @@ from chatplug_glm._provider import (
     PROVIDER_ID,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "__version__",

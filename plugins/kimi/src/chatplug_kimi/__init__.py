@@ -28,7 +28,7 @@ from chatplug_kimi._partial import partial_message
 from chatplug_kimi._provider import CHINA_BASE_URL, INTERNATIONAL_BASE_URL, MODELS, PROVIDER, PROVIDER_ID
 from chatplug_kimi._web_search import WEB_SEARCH, is_web_search_call, web_search_reply, web_search_tool
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "__version__",
