@@ -41,12 +41,16 @@ def test_a_completion_with_a_null_error_field_is_a_completion(server: FakeServer
     assert client.chat.completions.create(model="t-1", messages=MESSAGES).choices[0].message.content == "fine"
 
 
-def test_a_200_body_without_choices_or_error_is_an_empty_completion(
-    server: FakeServer, client: chatplug.Client
-) -> None:
+def test_a_200_body_without_choices_or_error_is_no_completion(server: FakeServer, client: chatplug.Client) -> None:
+    """Not an empty reply (issue 10: a caller, or the CLI, must not take it for a success)."""
     server.add(Reply.json({"id": "c-empty", "object": "chat.completion", "created": 1, "model": "t-1"}))
-    completion = client.chat.completions.create(model="t-1", messages=MESSAGES)
-    assert (completion.id, completion.choices) == ("c-empty", [])
+    with pytest.raises(chatplug.APIResponseValidationError) as caught:
+        client.chat.completions.create(model="t-1", messages=MESSAGES)
+    assert str(caught.value) == (
+        "testprov: the response is not a chat completion: it has no 'choices' list "
+        "(its fields: created, id, model, object)"
+    )
+    assert len(server.requests) == 1  # not retried
 
 
 class BareMapper:
