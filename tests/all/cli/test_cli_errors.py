@@ -64,7 +64,8 @@ def test_unknown_provider_exits_1_listing_the_installed_providers() -> None:
         (["chat", "hi", "-m", "glm-4.6", "-o", "stream=false"],
          "chatplug: error: -o stream=... is not allowed: use --no-stream"),
         (["chat", "hi"],
-         "chatplug: error: no model: pass -m MODEL (or set CHATPLUG_MODEL); 'chatplug models' lists them"),
+         "chatplug: error: no model: pass -m MODEL, set CHATPLUG_MODEL, or set a default with "
+         "'chatplug models default MODEL'; 'chatplug models' lists them"),
         # argparse words the list of choices differently across Python versions: the start is exact
         (["frobnicate"], "chatplug: error: argument COMMAND: invalid choice: 'frobnicate'"),
         ([], "chatplug: error: the following arguments are required: COMMAND"),

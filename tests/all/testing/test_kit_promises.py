@@ -73,11 +73,11 @@ class TestBareConformance(ProviderConformance):
 
 
 def test_checks_without_their_declarations_are_visible_skips_with_the_reason(pytester: pytest.Pytester) -> None:
-    """No transcripts, error samples or limits: the three checks that need them are skipped, each saying what
-    to declare; the checks that need nothing still run and pass."""
+    """No transcripts, error samples, limits or catalog: the four checks that need them are skipped, each saying
+    what to declare; the checks that need nothing still run and pass."""
     pytester.makepyfile(test_bare=BARE_PLUGIN)
     result = pytester.runpytest("-q", "-p", "no:randomly", "-rs")
-    result.assert_outcomes(passed=5, skipped=4)  # the transcript check is skipped for the sync and async client
+    result.assert_outcomes(passed=5, skipped=5)  # the transcript check is skipped for the sync and async client
     result.stdout.fnmatch_lines_random([
         "SKIPPED*TestBareConformance declares no transcripts: test_transcript_decodes did not run;"
         " add `transcripts = [[]Transcript(...)[]]`*",
@@ -85,4 +85,6 @@ def test_checks_without_their_declarations_are_visible_skips_with_the_reason(pyt
         " add `error_samples = [[]ErrorSample(...)[]]`*",
         "SKIPPED*provider 'bare' declares no limits: test_declared_limits_enforced did not run;"
         " declare `limits=chatplug.Limits(...)` on the provider*",
+        "SKIPPED*provider 'bare' declares no model catalog: test_model_catalog_is_well_formed did not run;"
+        " declare `catalog=chatplug.ModelCatalog(...)` on the provider*",
     ])

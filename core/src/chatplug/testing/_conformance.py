@@ -877,7 +877,8 @@ class ProviderConformance:
 
         provider = self._provider(conformance_registry)
         if not provider.catalog:
-            pytest.skip(f"provider {provider.id!r} declares no model catalog (Provider(catalog=...))")
+            pytest.skip(f"provider {provider.id!r} declares no model catalog: test_model_catalog_is_well_formed did "
+                        "not run; declare `catalog=chatplug.ModelCatalog(...)` on the provider to pass the whole kit")
         problems = catalog_problems(provider)
         if problems:
             _fail(f"{self._label()} the model catalog is malformed:\n  - " + "\n  - ".join(problems))
