@@ -46,7 +46,16 @@ from chatplug.errors import PluginError
 from chatplug.hookspecs import hookimpl
 from chatplug.provider import _ID_PATTERN, Limits, Provider
 
-__all__ = ["ENV_CONFIG", "PLUGIN_NAME", "ConfigError", "ConfigProviders", "config_path", "load_providers"]
+__all__ = [
+    "ENV_CONFIG",
+    "PLUGIN_NAME",
+    "ConfigError",
+    "ConfigProviders",
+    "TOMLParseError",
+    "config_path",
+    "load_providers",
+    "parse_toml",
+]
 
 #: Environment variable naming the providers file.
 ENV_CONFIG = "CHATPLUG_CONFIG"
@@ -213,22 +222,28 @@ def _provider(index: int, raw: Any, path: Path, where: _Locator) -> Provider:
     )
 
 
-def load_providers(path: str | Path) -> list[Provider]:
-    """Read the providers declared in the TOML file at ``path``.
+class TOMLParseError(ValueError):
+    """Text that is not valid TOML, or no TOML reader on this Python: ``line``
+    (1-based, or ``None``) and ``problem`` say what, for the caller to name its file."""
 
-    Raises :class:`ConfigError` naming the file, the line and the problem.
+    def __init__(self, line: int | None, problem: str) -> None:
+        super().__init__(f"line {line}: {problem}" if line is not None else problem)
+        self.line = line
+        self.problem = problem
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """The TOML document in ``text`` (``tomllib``; the ``tomli`` backport on Python 3.10).
+
+    Raises :class:`TOMLParseError` with the line, the column and the problem
+    when ``text`` is not valid TOML. The providers file and plugins' own
+    config files (the gateway's) share it, so they report errors alike.
     """
-    path = Path(path)
     toml = _toml()
     if toml is None:
-        raise ConfigError(path, None, "reading a providers file needs Python 3.11+ or the tomli package "
-                          "(pip install tomli)")
+        raise TOMLParseError(None, "reading TOML on Python 3.10 needs the tomli package (pip install tomli)")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, None, f"cannot read the file: {exc}") from None
-    try:
-        data = toml.loads(text)
+        return dict(toml.loads(text))
     except toml.TOMLDecodeError as exc:
         message = str(exc)
         found = _POSITION.search(message)
@@ -239,7 +254,23 @@ def load_providers(path: str | Path) -> list[Provider]:
         elif "(at end of document)" in message:
             line = max(len(text.splitlines()), 1)
             problem = problem.replace("(at end of document)", "(at the end of the file)")
-        raise ConfigError(path, line, f"not valid TOML: {problem}") from None
+        raise TOMLParseError(line, f"not valid TOML: {problem}") from None
+
+
+def load_providers(path: str | Path) -> list[Provider]:
+    """Read the providers declared in the TOML file at ``path``.
+
+    Raises :class:`ConfigError` naming the file, the line and the problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, None, f"cannot read the file: {exc}") from None
+    try:
+        data = parse_toml(text)
+    except TOMLParseError as exc:
+        raise ConfigError(path, exc.line, exc.problem) from None
     where = _Locator(text)
     unknown = sorted(set(data) - {"providers"})
     if unknown:

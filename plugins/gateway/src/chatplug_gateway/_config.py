@@ -13,13 +13,12 @@ import hashlib
 import ipaddress
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any, NoReturn
 
 import attrs
+from chatplug.config import TOMLParseError, parse_toml
 
 __all__ = [
     "ENV_CONFIG",
@@ -39,7 +38,6 @@ ENV_CONFIG = "CHATPLUG_GATEWAY_CONFIG"
 #: Environment variable with gateway keys (comma-separated), each allowed every model, no limits.
 ENV_KEYS = "CHATPLUG_GATEWAY_KEYS"
 
-_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _TOP = frozenset({"server", "upstream", "providers", "models", "fallbacks", "limits", "keys"})
@@ -161,18 +159,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _toml() -> ModuleType | None:
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib
-    try:  # Python 3.10: the backport, if installed
-        import tomli  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return tomli  # type: ignore[no-any-return,unused-ignore]
 
 
 class _Lines:
@@ -309,9 +295,6 @@ def load_config(path: str | Path | None = None, *, text: str | None = None,
     """
     env = os.environ if environ is None else environ
     file = Path(path) if path is not None else None
-    toml = _toml()
-    if toml is None:
-        raise GatewayConfigError(file, None, "reading the config needs Python 3.11+ or tomli (pip install tomli)")
     if text is None:
         if file is None:
             return GatewayConfig()
@@ -320,13 +303,9 @@ def load_config(path: str | Path | None = None, *, text: str | None = None,
         except (OSError, UnicodeDecodeError) as exc:
             raise GatewayConfigError(file, None, f"cannot read the file: {exc}") from None
     try:
-        data = toml.loads(text)
-    except toml.TOMLDecodeError as exc:
-        message = str(exc)
-        found = _POSITION.search(message)
-        line = int(found.group(1)) if found else getattr(exc, "lineno", None)
-        problem = _POSITION.sub("", message).strip()
-        raise GatewayConfigError(file, line, f"not valid TOML: {problem}") from None
+        data = parse_toml(text)
+    except TOMLParseError as exc:
+        raise GatewayConfigError(file, exc.line, exc.problem) from None
     read = _Reader(file, text)
     unknown = sorted(set(data) - _TOP)
     if unknown:
