@@ -44,6 +44,10 @@ MUTATED = [
     "src/chatplug_kimi/_payload.py",
 ]
 
+#: Files outside the packages that the suites read: each plugin's README holds
+#: the error table its tests check row by row.
+DATA_FILES = ["plugins/glm/README.md", "plugins/kimi/README.md"]
+
 #: Suites that call the mutated code in the test process. The CLI suite runs the
 #: command in subprocesses, which import the unmutated installed code: it could
 #: kill nothing, so it is left out.
@@ -59,7 +63,7 @@ markers = ["live: talks to a real provider API; skipped unless its key is set"]
 
 [tool.mutmut]
 source_paths = ["src"]
-also_copy = ["docs"]
+also_copy = ["docs", "plugins"]
 only_mutate = {only_mutate}
 pytest_add_cli_args_test_selection = {suites}
 pytest_add_cli_args = ["-x", "-q", "-m", "not live"]
@@ -72,6 +76,9 @@ def _fingerprint() -> str:
         for file in sorted(path.rglob("*.py")):
             digest.update(f"{name}/{file.relative_to(path)}".encode())
             digest.update(file.read_bytes())
+    for data_file in DATA_FILES:
+        digest.update(data_file.encode())
+        digest.update((ROOT / data_file).read_bytes())
     for folder in [*(f"tests/{suite}" for suite in SUITES), "docs"]:
         for file in sorted((ROOT / folder).rglob("*")):
             if file.is_file() and "__pycache__" not in file.parts:
@@ -98,6 +105,9 @@ def stage(target: Path) -> Path:
     for suite in SUITES:
         shutil.copytree(ROOT / "tests" / suite, target / "tests" / suite, ignore=ignore)
     shutil.copytree(ROOT / "docs", target / "docs")  # a core test checks docs/hooks.md against the hook specs
+    for data_file in DATA_FILES:
+        (target / data_file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / data_file, target / data_file)
     for conftest in [ROOT / "tests" / "conftest.py"]:
         if conftest.is_file():
             shutil.copy2(conftest, target / "tests" / conftest.name)
