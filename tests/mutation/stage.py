@@ -8,13 +8,12 @@ suites that exercise them in-process into ``<stage>/tests``, and writes the
 ``pyproject.toml`` that configures pytest and mutmut there.
 
 Usage: ``python tests/mutation/stage.py [STAGE_DIR]`` (default ``.mutation``).
-A stage left by an earlier run keeps its ``mutants/`` cache only if the
-sources did not change; otherwise it is rebuilt from scratch.
+A stage left by an earlier run keeps mutmut's results (``mutants/``): see
+:func:`stage` for what a refresh re-checks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sys
 from pathlib import Path
@@ -70,31 +69,21 @@ pytest_add_cli_args = ["-x", "-q", "-m", "not live"]
 """
 
 
-def _fingerprint() -> str:
-    digest = hashlib.sha256()
-    for name, path in sorted(PACKAGES.items()):
-        for file in sorted(path.rglob("*.py")):
-            digest.update(f"{name}/{file.relative_to(path)}".encode())
-            digest.update(file.read_bytes())
-    for data_file in DATA_FILES:
-        digest.update(data_file.encode())
-        digest.update((ROOT / data_file).read_bytes())
-    for folder in [*(f"tests/{suite}" for suite in SUITES), "docs"]:
-        for file in sorted((ROOT / folder).rglob("*")):
-            if file.is_file() and "__pycache__" not in file.parts:
-                digest.update(str(file.relative_to(ROOT)).encode())
-                digest.update(file.read_bytes())
-    return digest.hexdigest()
-
-
 def stage(target: Path) -> Path:
-    """Build (or reuse) the mutmut workspace at ``target``; return it."""
-    fingerprint = _fingerprint()
-    stamp = target / ".fingerprint"
-    if stamp.is_file() and stamp.read_text() == fingerprint:
-        return target
+    """Build or refresh the mutmut workspace at ``target``; return it.
+
+    The copies of the code, tests and data files are made afresh each time;
+    ``mutants/``, where mutmut keeps its verdicts, is kept. mutmut itself
+    notices what changed: a function whose source changed gets new, unchecked
+    mutants (files are copied with their times, which is what it compares), and
+    new tests get their coverage recorded. Survivors are not re-checked by
+    themselves: name them (``tox -e mutation -- NAME ...``) after adding tests.
+    Delete ``target`` for a score from scratch.
+    """
     target.mkdir(parents=True, exist_ok=True)
     for entry in target.iterdir():  # emptied, not removed: it may be the caller's working directory
+        if entry.name == "mutants":
+            continue
         if entry.is_dir():
             shutil.rmtree(entry)
         else:
@@ -108,14 +97,11 @@ def stage(target: Path) -> Path:
     for data_file in DATA_FILES:
         (target / data_file).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / data_file, target / data_file)
-    for conftest in [ROOT / "tests" / "conftest.py"]:
-        if conftest.is_file():
-            shutil.copy2(conftest, target / "tests" / conftest.name)
+    shutil.copy2(ROOT / "tests" / "conftest.py", target / "tests" / "conftest.py")
     suites = [f"tests/{suite}" for suite in SUITES]
     (target / "pyproject.toml").write_text(
         PYPROJECT.format(only_mutate=_toml_list(MUTATED), suites=_toml_list(suites)), encoding="utf-8"
     )
-    stamp.write_text(fingerprint)
     return target
 
 
