@@ -119,3 +119,24 @@ def test_history_without_reasoning_is_sent_unchanged(client: chatplug.Client, se
     server.add(Reply.json({"id": "c", "object": "chat.completion", "created": 1, "model": "glm-4.6", "choices": []}))
     client.chat.completions.create(model="glm-4.6", messages=history)
     assert server.last_request.json()["messages"] == history
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"error": {"code": "1113", "message": "arrears"}}, ("1113", "arrears")),
+        ({"error": {"code": 1113, "message": "arrears"}}, ("1113", "arrears")),
+        ({"error": {"code": " 1113 ", "message": 7}}, ("1113", "7")),
+        ({"error": {"message": "no code"}}, (None, "no code")),
+        ({"error": {"code": True, "message": "a flag"}}, (None, "a flag")),
+        ({"error": {"code": 11.5, "message": "a float"}}, (None, "a float")),
+        ({"error": {"code": ["1113"], "message": "a list"}}, (None, "a list")),
+        ({"error": {"code": "  "}}, (None, None)),
+        ({"error": "not an object"}, (None, None)),
+        (["not", "an", "object"], (None, None)),
+    ],
+)
+def test_the_code_and_message_read_from_an_error_body(body: Any, fields: tuple[str | None, str | None]) -> None:
+    from chatplug_glm._errors import glm_error_fields
+
+    assert glm_error_fields(body) == fields

@@ -54,10 +54,6 @@ class ErrorRule(NamedTuple):
     meaning: str
 
 
-def _rule(cls: type[APIStatusError], retried: bool, status: int, meaning: str) -> ErrorRule:
-    return ErrorRule(cls, retried, status, meaning)
-
-
 #: Every documented GLM business code -> how chatplug raises it.
 #:
 #: Where the docs leave the decision open, the choice and its reason:
@@ -74,45 +70,45 @@ def _rule(cls: type[APIStatusError], retried: bool, status: int, meaning: str) -
 #:   overloaded model) pass in seconds: RateLimitError, retried.
 #: - 500, 1230 and 1234 are failures inside Z.ai: InternalServerError, retried.
 ERROR_CODES: Mapping[str, ErrorRule] = {
-    "500": _rule(InternalServerError, True, 500, "internal error"),
-    "1000": _rule(AuthenticationError, False, 401, "authentication failed"),
-    "1001": _rule(AuthenticationError, False, 401, "no Authentication header"),
-    "1002": _rule(AuthenticationError, False, 401, "invalid authentication token"),
-    "1003": _rule(AuthenticationError, False, 401, "authentication token expired"),
-    "1004": _rule(AuthenticationError, False, 401, "authentication token rejected"),
-    "1100": _rule(PermissionDeniedError, False, 429, "account read/write error"),
-    "1110": _rule(PermissionDeniedError, False, 429, "account inactive"),
-    "1111": _rule(AuthenticationError, False, 401, "account does not exist"),
-    "1112": _rule(PermissionDeniedError, False, 429, "account locked"),
-    "1113": _rule(QuotaExceededError, False, 429, "account in arrears / balance exhausted"),
-    "1120": _rule(PermissionDeniedError, False, 429, "account could not be accessed"),
-    "1121": _rule(PermissionDeniedError, False, 429, "account locked for irregular activity"),
-    "1200": _rule(BadRequestError, False, 400, "API call error"),
-    "1210": _rule(BadRequestError, False, 400, "wrong API call parameters"),
-    "1211": _rule(NotFoundError, False, 400, "model does not exist"),
-    "1212": _rule(BadRequestError, False, 400, "model does not support this call method"),
-    "1213": _rule(BadRequestError, False, 400, "a required parameter is missing"),
-    "1214": _rule(BadRequestError, False, 400, "invalid parameter"),
-    "1215": _rule(BadRequestError, False, 400, "two parameters cannot be set together"),
-    "1220": _rule(PermissionDeniedError, False, 403, "no permission for this API"),
-    "1221": _rule(NotFoundError, False, 404, "API taken offline"),
-    "1222": _rule(NotFoundError, False, 404, "API does not exist"),
-    "1230": _rule(InternalServerError, True, 500, "API call process error"),
-    "1231": _rule(ConflictError, False, 400, "a request with this request_id already exists"),
-    "1234": _rule(InternalServerError, True, 500, "network error inside Z.ai"),
-    "1261": _rule(ContextLengthError, False, 400, "prompt too long"),
-    "1300": _rule(PermissionDeniedError, False, 400, "API call blocked by policy"),
-    "1301": _rule(ContentFilterError, False, 400, "unsafe or sensitive content"),
-    "1302": _rule(RateLimitError, True, 429, "too many concurrent requests"),
-    "1303": _rule(RateLimitError, True, 429, "requests too frequent"),
-    "1304": _rule(QuotaExceededError, False, 429, "daily call limit reached"),
-    "1305": _rule(RateLimitError, True, 429, "traffic limit triggered"),
-    "1308": _rule(QuotaExceededError, False, 429, "usage cap of the period reached"),
-    "1309": _rule(QuotaExceededError, False, 429, "GLM Coding Plan expired"),
-    "1310": _rule(QuotaExceededError, False, 429, "weekly or monthly usage cap reached"),
-    "1311": _rule(PermissionDeniedError, False, 403, "plan does not include this model"),
-    "1312": _rule(RateLimitError, True, 429, "model overloaded, try later"),
-    "1313": _rule(PermissionDeniedError, False, 429, "fair-use restriction on the account"),
+    "500": ErrorRule(InternalServerError, True, 500, "internal error"),
+    "1000": ErrorRule(AuthenticationError, False, 401, "authentication failed"),
+    "1001": ErrorRule(AuthenticationError, False, 401, "no Authentication header"),
+    "1002": ErrorRule(AuthenticationError, False, 401, "invalid authentication token"),
+    "1003": ErrorRule(AuthenticationError, False, 401, "authentication token expired"),
+    "1004": ErrorRule(AuthenticationError, False, 401, "authentication token rejected"),
+    "1100": ErrorRule(PermissionDeniedError, False, 429, "account read/write error"),
+    "1110": ErrorRule(PermissionDeniedError, False, 429, "account inactive"),
+    "1111": ErrorRule(AuthenticationError, False, 401, "account does not exist"),
+    "1112": ErrorRule(PermissionDeniedError, False, 429, "account locked"),
+    "1113": ErrorRule(QuotaExceededError, False, 429, "account in arrears / balance exhausted"),
+    "1120": ErrorRule(PermissionDeniedError, False, 429, "account could not be accessed"),
+    "1121": ErrorRule(PermissionDeniedError, False, 429, "account locked for irregular activity"),
+    "1200": ErrorRule(BadRequestError, False, 400, "API call error"),
+    "1210": ErrorRule(BadRequestError, False, 400, "wrong API call parameters"),
+    "1211": ErrorRule(NotFoundError, False, 400, "model does not exist"),
+    "1212": ErrorRule(BadRequestError, False, 400, "model does not support this call method"),
+    "1213": ErrorRule(BadRequestError, False, 400, "a required parameter is missing"),
+    "1214": ErrorRule(BadRequestError, False, 400, "invalid parameter"),
+    "1215": ErrorRule(BadRequestError, False, 400, "two parameters cannot be set together"),
+    "1220": ErrorRule(PermissionDeniedError, False, 403, "no permission for this API"),
+    "1221": ErrorRule(NotFoundError, False, 404, "API taken offline"),
+    "1222": ErrorRule(NotFoundError, False, 404, "API does not exist"),
+    "1230": ErrorRule(InternalServerError, True, 500, "API call process error"),
+    "1231": ErrorRule(ConflictError, False, 400, "a request with this request_id already exists"),
+    "1234": ErrorRule(InternalServerError, True, 500, "network error inside Z.ai"),
+    "1261": ErrorRule(ContextLengthError, False, 400, "prompt too long"),
+    "1300": ErrorRule(PermissionDeniedError, False, 400, "API call blocked by policy"),
+    "1301": ErrorRule(ContentFilterError, False, 400, "unsafe or sensitive content"),
+    "1302": ErrorRule(RateLimitError, True, 429, "too many concurrent requests"),
+    "1303": ErrorRule(RateLimitError, True, 429, "requests too frequent"),
+    "1304": ErrorRule(QuotaExceededError, False, 429, "daily call limit reached"),
+    "1305": ErrorRule(RateLimitError, True, 429, "traffic limit triggered"),
+    "1308": ErrorRule(QuotaExceededError, False, 429, "usage cap of the period reached"),
+    "1309": ErrorRule(QuotaExceededError, False, 429, "GLM Coding Plan expired"),
+    "1310": ErrorRule(QuotaExceededError, False, 429, "weekly or monthly usage cap reached"),
+    "1311": ErrorRule(PermissionDeniedError, False, 403, "plan does not include this model"),
+    "1312": ErrorRule(RateLimitError, True, 429, "model overloaded, try later"),
+    "1313": ErrorRule(PermissionDeniedError, False, 429, "fair-use restriction on the account"),
 }
 
 #: GLM business code -> chatplug error class (the class column of :data:`ERROR_CODES`).
@@ -120,8 +116,8 @@ ERROR_CLASSES: Mapping[str, type[APIStatusError]] = {code: rule.cls for code, ru
 
 #: Fallbacks for undocumented codes by their documented range.
 _RANGES: tuple[tuple[int, int, ErrorRule], ...] = (
-    (1000, 1099, _rule(AuthenticationError, False, 401, "authentication error")),
-    (1100, 1199, _rule(PermissionDeniedError, False, 429, "account error")),
+    (1000, 1099, ErrorRule(AuthenticationError, False, 401, "authentication error")),
+    (1100, 1199, ErrorRule(PermissionDeniedError, False, 429, "account error")),
 )
 
 
