@@ -140,3 +140,15 @@ def test_the_code_and_message_read_from_an_error_body(body: Any, fields: tuple[s
     from chatplug_glm._errors import glm_error_fields
 
     assert glm_error_fields(body) == fields
+
+
+def test_every_rows_retry_column_is_what_its_class_decides() -> None:
+    """The table's ``retried`` column and the error classes agree at every status, so an error
+    mapped from any row is retried exactly when the README says, whoever decides it."""
+    from chatplug_glm._errors import _RANGES, ERROR_CODES
+
+    rules = [*ERROR_CODES.values(), *(rule for _, _, rule in _RANGES)]
+    for rule in rules:
+        for status in (None, 400, 401, 403, 404, 408, 429, 500, 502, 503, 504):
+            decided = rule.cls(rule.meaning, status_code=status).retryable
+            assert decided is rule.retried, (rule, status)
