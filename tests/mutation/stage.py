@@ -83,6 +83,9 @@ def stage(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for entry in target.iterdir():  # emptied, not removed: it may be the caller's working directory
         if entry.name == "mutants":
+            # mutmut copies tests and data files over the old ones: remove them, so a deleted test is gone
+            for copied in ("tests", "docs", "plugins"):
+                shutil.rmtree(entry / copied, ignore_errors=True)
             continue
         if entry.is_dir():
             shutil.rmtree(entry)
@@ -97,7 +100,11 @@ def stage(target: Path) -> Path:
     for data_file in DATA_FILES:
         (target / data_file).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / data_file, target / data_file)
-    shutil.copy2(ROOT / "tests" / "conftest.py", target / "tests" / "conftest.py")
+    # The suites' conftest, plus the stage-only hooks of stage_plugin.py (why: its docstring).
+    shutil.copy2(Path(__file__).with_name("stage_plugin.py"), target / "tests" / "_mutation_stage.py")
+    conftest = (ROOT / "tests" / "conftest.py").read_text(encoding="utf-8")
+    conftest += "\n\nfrom _mutation_stage import pytest_collection_modifyitems, pytest_configure  # noqa: E402, F401\n"
+    (target / "tests" / "conftest.py").write_text(conftest, encoding="utf-8")
     suites = [f"tests/{suite}" for suite in SUITES]
     (target / "pyproject.toml").write_text(
         PYPROJECT.format(only_mutate=_toml_list(MUTATED), suites=_toml_list(suites)), encoding="utf-8"
