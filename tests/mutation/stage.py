@@ -8,12 +8,13 @@ suites that exercise them in-process into ``<stage>/tests``, and writes the
 ``pyproject.toml`` that configures pytest and mutmut there.
 
 Usage: ``python tests/mutation/stage.py [STAGE_DIR]`` (default ``.mutation``).
-A stage left by an earlier run keeps mutmut's results (``mutants/``): see
-:func:`stage` for what a refresh re-checks.
+A stage left by an earlier run is reused while nothing it copies changed; see
+:func:`stage` for why any change starts it over.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sys
 from pathlib import Path
@@ -69,24 +70,39 @@ pytest_add_cli_args = ["-x", "-q", "-m", "not live"]
 """
 
 
-def stage(target: Path) -> Path:
-    """Build or refresh the mutmut workspace at ``target``; return it.
+def _fingerprint() -> str:
+    """A digest of everything the stage copies: code, suites, data files and the stage's own hooks."""
+    digest = hashlib.sha256()
+    for name, path in sorted(PACKAGES.items()):
+        for file in sorted(path.rglob("*.py")):
+            digest.update(f"{name}/{file.relative_to(path)}".encode())
+            digest.update(file.read_bytes())
+    files = [ROOT / data_file for data_file in DATA_FILES]
+    files += [ROOT / "tests" / "conftest.py", Path(__file__).with_name("stage_plugin.py"), Path(__file__)]
+    for folder in [*(f"tests/{suite}" for suite in SUITES), "docs"]:
+        copied = (ROOT / folder).rglob("*")
+        files += sorted(file for file in copied if file.is_file() and "__pycache__" not in file.parts)
+    for file in files:
+        digest.update(str(file.relative_to(ROOT)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
 
-    The copies of the code, tests and data files are made afresh each time;
-    ``mutants/``, where mutmut keeps its verdicts, is kept. mutmut itself
-    notices what changed: a function whose source changed gets new, unchecked
-    mutants (files are copied with their times, which is what it compares), and
-    new tests get their coverage recorded. Survivors are not re-checked by
-    themselves: name them (``tox -e mutation -- NAME ...``) after adding tests.
-    Delete ``target`` for a score from scratch.
+
+def stage(target: Path) -> Path:
+    """Build the mutmut workspace at ``target``, or reuse it if nothing it copies changed; return it.
+
+    A stage whose inputs changed starts from scratch, results included:
+    mutmut 3.8's incremental run records the coverage of new tests *in place
+    of* what it had, after which most mutants count as "no tests". To re-check
+    a survivor after adding a test, name it (``tox -e mutation -- NAME``): the
+    stage is rebuilt and only the named mutants run.
     """
+    fingerprint = _fingerprint()
+    stamp = target / ".fingerprint"
+    if stamp.is_file() and stamp.read_text() == fingerprint:
+        return target
     target.mkdir(parents=True, exist_ok=True)
     for entry in target.iterdir():  # emptied, not removed: it may be the caller's working directory
-        if entry.name == "mutants":
-            # mutmut copies tests and data files over the old ones: remove them, so a deleted test is gone
-            for copied in ("tests", "docs", "plugins"):
-                shutil.rmtree(entry / copied, ignore_errors=True)
-            continue
         if entry.is_dir():
             shutil.rmtree(entry)
         else:
@@ -109,6 +125,7 @@ def stage(target: Path) -> Path:
     (target / "pyproject.toml").write_text(
         PYPROJECT.format(only_mutate=_toml_list(MUTATED), suites=_toml_list(suites)), encoding="utf-8"
     )
+    stamp.write_text(fingerprint)
     return target
 
 
