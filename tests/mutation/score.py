@@ -9,12 +9,15 @@ mutants aside, and prints the score per module as a Markdown table:
 
 Usage (in the stage directory, as ``tox -e mutation`` runs it)::
 
-    python tests/mutation/score.py [--check PERCENT] [VERDICTS_FILE]
+    python tests/mutation/score.py [--check PERCENT] [VERDICTS_FILE ...]
 
-``VERDICTS_FILE`` holds ``mutmut results --all true`` output; without it the
-script runs that command. With ``--check``, the exit status is 1 when the
-score is below PERCENT, when a survivor is neither killed nor explained, or
-when the doc explains a mutant that no longer survives (a stale entry).
+A ``VERDICTS_FILE`` holds ``mutmut results --all true`` output; without one the
+script runs that command. With several, a later file's verdict on a mutant
+replaces an earlier one's (unless it is "not checked"): a full run, then a
+re-run of its survivors after new tests, give the score of the two together.
+With ``--check``, the exit status is 1 when the score is below PERCENT, when a
+survivor is neither killed nor explained, or when the doc explains a mutant
+that no longer survives (a stale entry).
 """
 
 from __future__ import annotations
@@ -101,15 +104,20 @@ def table(rows: dict[str, Counter[str]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Print the table; with ``--check``, fail on a low score, an unexplained survivor or a stale entry."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("verdicts", nargs="?", type=Path, help="saved `mutmut results --all true` output")
+    parser.add_argument(
+        "verdicts", nargs="*", type=Path, help="saved `mutmut results --all true` outputs, oldest first"
+    )
     parser.add_argument("--check", type=float, metavar="PERCENT", help="fail below this score")
     args = parser.parse_args(argv)
-    if args.verdicts is None:
-        text = subprocess.run(["mutmut", "results", "--all", "true"], capture_output=True, text=True,
-                              check=True).stdout
+    if not args.verdicts:
+        texts = [subprocess.run(["mutmut", "results", "--all", "true"], capture_output=True, text=True,
+                                check=True).stdout]
     else:
-        text = args.verdicts.read_text(encoding="utf-8")
-    verdicts = parse_verdicts(text)
+        texts = [path.read_text(encoding="utf-8") for path in args.verdicts]
+    verdicts: dict[str, str] = {}
+    for text in texts:
+        verdicts.update({name: verdict for name, verdict in parse_verdicts(text).items()
+                         if verdict != "not checked" or name not in verdicts})
     if not verdicts:
         print("no mutmut verdicts found: run `tox -e mutation` first", file=sys.stderr)
         return 1

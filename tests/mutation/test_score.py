@@ -51,3 +51,13 @@ def test_check_fails_on_a_survivor_the_doc_does_not_explain(tmp_path: Path, caps
     verdicts.write_text("\n".join([*lines, "    chatplug.errors.x_new__mutmut_1: survived"]), encoding="utf-8")
     assert score.main([str(verdicts), "--check", "90"]) == 1
     assert "chatplug.errors.x_new__mutmut_1" in capsys.readouterr().out.split("neither killed nor explained")[1]
+
+
+def test_a_later_run_replaces_earlier_verdicts_but_not_with_not_checked(tmp_path: Path) -> None:
+    first, second = tmp_path / "full.txt", tmp_path / "rerun.txt"
+    first.write_text("    chatplug.errors.x_a__mutmut_1: survived\n    chatplug.errors.x_a__mutmut_2: killed\n"
+                     "    chatplug.errors.x_a__mutmut_3: survived\n", encoding="utf-8")
+    second.write_text("    chatplug.errors.x_a__mutmut_1: killed\n    chatplug.errors.x_a__mutmut_2: not checked\n"
+                      "    chatplug.errors.x_a__mutmut_3: killed\n", encoding="utf-8")
+    assert score.main([str(first), str(second), "--check", "90"]) == 0
+    assert score.main([str(first), "--check", "90"]) == 1
