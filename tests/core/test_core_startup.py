@@ -61,6 +61,42 @@ def test_a_sync_request_and_a_stream_load_no_cattrs_metadata_or_asyncio(server: 
     assert result["loaded"] == []
 
 
+#: What a plain non-stream call never needs: streams, key pools, fallbacks, limits (and cattrs).
+NOT_ON_THE_PLAIN_PATH = [
+    "chatplug._streaming",
+    "chatplug._accumulate",
+    "chatplug._sse",
+    "chatplug._keypool",
+    "chatplug._fallback",
+    "chatplug._limits",
+    "cattrs",
+]
+#: Of those, what a stream call loads.
+STREAM_MODULES = ["chatplug._streaming", "chatplug._accumulate", "chatplug._sse"]
+
+
+def test_a_plain_first_completion_loads_only_what_it_needs_and_a_stream_loads_the_rest(server: FakeServer) -> None:
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "streamed"}, "finish_reason": "stop"}]}
+    server.add(Reply.json(completion_body("whole")), Reply.sse([chunk]))
+    result = run_python(f"""
+        import json, sys
+        import chatplug
+        watched = {NOT_ON_THE_PLAIN_PATH!r}
+        client = chatplug.Client(base_url={server.base_url!r})
+        whole = client.chat.completions.create(model="m", messages=[{{"role": "user", "content": "hi"}}])
+        plain = [name for name in watched if name in sys.modules]
+        with client.chat.completions.create(model="m", messages=[{{"role": "user", "content": "hi"}}],
+                                            stream=True) as stream:
+            streamed = stream.get_final_completion()
+        print(json.dumps({{"replies": [whole.choices[0].message.content, streamed.choices[0].message.content],
+                           "plain": plain, "after_stream": [name for name in watched if name in sys.modules]}}))
+    """)
+    assert result["replies"] == ["whole", "streamed"]
+    assert result["plain"] == []
+    assert result["after_stream"] == STREAM_MODULES
+
+
 def test_the_public_converter_is_built_on_first_access_and_then_honoured() -> None:
     result = run_python("""
         import json, sys
