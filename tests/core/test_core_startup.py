@@ -69,10 +69,12 @@ NOT_ON_THE_PLAIN_PATH = [
     "chatplug._keypool",
     "chatplug._fallback",
     "chatplug._limits",
+    "chatplug._request_types",
+    "chatplug._stream_types",
     "cattrs",
 ]
 #: Of those, what a stream call loads.
-STREAM_MODULES = ["chatplug._streaming", "chatplug._accumulate", "chatplug._sse"]
+STREAM_MODULES = ["chatplug._streaming", "chatplug._accumulate", "chatplug._sse", "chatplug._stream_types"]
 
 
 def test_a_plain_first_completion_loads_only_what_it_needs_and_a_stream_loads_the_rest(server: FakeServer) -> None:
@@ -95,6 +97,60 @@ def test_a_plain_first_completion_loads_only_what_it_needs_and_a_stream_loads_th
     assert result["replies"] == ["whole", "streamed"]
     assert result["plain"] == []
     assert result["after_stream"] == STREAM_MODULES
+
+
+def test_the_request_and_stream_classes_are_made_on_first_access_and_belong_to_chatplug_types() -> None:
+    result = run_python("""
+        import json, pickle, sys, typing
+        import chatplug, chatplug.types as t
+        sides = ["chatplug._request_types", "chatplug._stream_types"]
+        def loaded():
+            return [name for name in sides if name in sys.modules]
+        t.ChatCompletion, t.Usage, t.AssistantMessage
+        listed = "UserMessage" in dir(t) and "ChatCompletionChunk" in dir(t)
+        steps = {"reply side": loaded()}
+        from chatplug.types import UserMessage
+        steps["request side"] = loaded()
+        chatplug.ChatCompletionChunk
+        steps["stream side"] = loaded()
+        namespace = {}
+        exec("from chatplug.types import *", namespace)
+        message = UserMessage(content=[t.TextPart(text="hi"), t.ImageURLPart(image_url=t.ImageURL(url="u"))])
+        chunk = chatplug.from_dict({"id": "c", "choices": [{"index": 0, "delta": {"content": "x"}}]},
+                                   t.ChatCompletionChunk)
+        try:
+            t.NoSuchClass
+            missing = None
+        except AttributeError as error:
+            missing = str(error)
+        print(json.dumps({
+            "steps": steps, "listed": listed, "missing": missing,
+            "star": sorted(set(t.__all__) - set(namespace)),
+            "homes": sorted({getattr(t, name).__module__ for name in t.__all__ if isinstance(getattr(t, name), type)}),
+            "same": all(getattr(chatplug, name) is getattr(t, name) for name in t.__all__ if name in chatplug.__all__),
+            "sides": [list(t._REQUEST_SIDE) == sys.modules[sides[0]].__all__,
+                      list(t._STREAM_SIDE) == sys.modules[sides[1]].__all__],
+            "repr": repr(message), "pickled": [pickle.loads(pickle.dumps(obj)) == obj for obj in (message, chunk)],
+            "private_names_pickled": [b"chatplug._" in pickle.dumps(obj) for obj in (message, chunk)],
+            "hints": typing.get_type_hints(t.ChatCompletionRequest)["messages"] == list[t.Message],
+            "params": str(typing.get_type_hints(chatplug.params.CreateParams)["tools"]),
+        }))
+    """)
+    assert result["steps"] == {"reply side": [], "request side": ["chatplug._request_types"],
+                               "stream side": ["chatplug._request_types", "chatplug._stream_types"]}
+    assert result["listed"] is True
+    assert result["missing"] == "module 'chatplug.types' has no attribute 'NoSuchClass'"
+    assert result["star"] == []
+    assert result["homes"] == ["chatplug.types"]
+    assert result["same"] is True and result["sides"] == [True, True]
+    assert result["repr"] == ("UserMessage(content=[TextPart(text='hi', type='text'), ImageURLPart("
+                              "image_url=ImageURL(url='u', detail=None), type='image_url')], role='user', name=None)")
+    assert result["pickled"] == [True, True]
+    assert result["private_names_pickled"] == [False, False]
+    assert result["hints"] is True
+    assert result["params"] == (
+        "collections.abc.Sequence[chatplug.types.Tool | collections.abc.Mapping[str, typing.Any]] | None"
+    )
 
 
 def test_the_public_converter_is_built_on_first_access_and_then_honoured() -> None:
