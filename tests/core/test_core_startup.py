@@ -153,6 +153,33 @@ def test_the_request_and_stream_classes_are_made_on_first_access_and_belong_to_c
     )
 
 
+def test_nested_structuring_functions_are_made_when_first_met() -> None:
+    result = run_python("""
+        import json
+        import chatplug
+        from chatplug import _convert, types as t
+        def made():
+            return sorted(tp.__name__ for tp in _convert._HOOKS if _convert._is_wire_class(tp))
+        plain = {"id": "c1", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}
+        chatplug.from_dict(plain, t.ChatCompletion)
+        first = made()
+        call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+        tools = {"id": "c2", "choices": [{"index": 0, "message": {"role": "assistant", "tool_calls": [call]}}]}
+        parsed = [chatplug.from_dict(tools, t.ChatCompletion) for _ in range(2)]
+        message_hook = _convert.structure_hook(t.ChatCompletionMessage)
+        print(json.dumps({"first": first, "then": made(),
+                          "calls": [p.choices[0].message.tool_calls[0].to_dict() for p in parsed],
+                          "in_place": message_hook.__globals__["_s_tool_calls"]
+                          is _convert.structure_hook(t.ChatCompletionMessageToolCall)}))
+    """)
+    assert result["first"] == ["ChatCompletion", "ChatCompletionMessage", "Choice"]
+    assert result["then"] == ["ChatCompletion", "ChatCompletionMessage", "ChatCompletionMessageToolCall", "Choice",
+                              "Function"]
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    assert result["calls"] == [call, call]
+    assert result["in_place"] is True
+
+
 def test_the_public_converter_is_built_on_first_access_and_then_honoured() -> None:
     result = run_python("""
         import json, sys
