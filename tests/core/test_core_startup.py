@@ -71,6 +71,7 @@ NOT_ON_THE_PLAIN_PATH = [
     "chatplug._limits",
     "chatplug._request_types",
     "chatplug._stream_types",
+    "chatplug._adjustment",
     "cattrs",
 ]
 #: Of those, what a stream call loads.
@@ -151,6 +152,26 @@ def test_the_request_and_stream_classes_are_made_on_first_access_and_belong_to_c
     assert result["params"] == (
         "collections.abc.Sequence[chatplug.types.Tool | collections.abc.Mapping[str, typing.Any]] | None"
     )
+
+
+def test_adjustment_is_made_on_first_access_and_belongs_to_chatplug_events() -> None:
+    result = run_python("""
+        import json, pickle, sys
+        import chatplug, chatplug.events as events
+        events.RequestEvent
+        before = "chatplug._adjustment" in sys.modules
+        from chatplug.events import Adjustment
+        record = Adjustment("renamed", "max_completion_tokens", "why", 5, to="max_tokens")
+        print(json.dumps({"before": before, "after": "chatplug._adjustment" in sys.modules,
+                          "home": Adjustment.__module__, "same": chatplug.Adjustment is Adjustment,
+                          "listed": "Adjustment" in dir(events), "repr": repr(record),
+                          "pickled": pickle.loads(pickle.dumps(record)) == record,
+                          "private_name_pickled": b"_adjustment" in pickle.dumps(record)}))
+    """)
+    assert result == {"before": False, "after": True, "home": "chatplug.events", "same": True, "listed": True,
+                      "repr": "Adjustment(action='renamed', param='max_completion_tokens', reason='why', "
+                              "to='max_tokens')",
+                      "pickled": True, "private_name_pickled": False}
 
 
 def test_nested_structuring_functions_are_made_when_first_met() -> None:
