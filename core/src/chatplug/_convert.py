@@ -268,7 +268,7 @@ def _made_on_first_call(cls: type, env: dict[str, Any], key: str) -> Hook:
     hook and puts it in its place in ``env`` (the generated function's globals).
 
     A reply rarely holds every nested object (tool calls, token details), and
-    generating a structuring function means compiling it (about 0.1 ms): only
+    generating a structuring function means compiling it (about 0.2 ms): only
     the ones a process meets are made. After the first call, the generated
     code calls the real hook directly.
     """
