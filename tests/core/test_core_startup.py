@@ -119,13 +119,18 @@ def test_the_request_and_stream_classes_are_made_on_first_access_and_belong_to_c
         message = UserMessage(content=[t.TextPart(text="hi"), t.ImageURLPart(image_url=t.ImageURL(url="u"))])
         chunk = chatplug.from_dict({"id": "c", "choices": [{"index": 0, "delta": {"content": "x"}}]},
                                    t.ChatCompletionChunk)
+        wire = {"model": "m", "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": [
+            {"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "u"}}, {"type": "audio"}]}]}
+        request = chatplug.from_dict(wire, t.ChatCompletionRequest)
+        parsed = [type(request.messages[0]).__name__, [type(part).__name__ for part in request.messages[1].content]]
         try:
             t.NoSuchClass
             missing = None
         except AttributeError as error:
             missing = str(error)
         print(json.dumps({
-            "steps": steps, "listed": listed, "missing": missing,
+            "steps": steps, "listed": listed, "missing": missing, "parsed": parsed,
+            "request_round_trip": request.to_dict() == wire,
             "star": sorted(set(t.__all__) - set(namespace)),
             "homes": sorted({getattr(t, name).__module__ for name in t.__all__ if isinstance(getattr(t, name), type)}),
             "same": all(getattr(chatplug, name) is getattr(t, name) for name in t.__all__ if name in chatplug.__all__),
@@ -140,6 +145,8 @@ def test_the_request_and_stream_classes_are_made_on_first_access_and_belong_to_c
     assert result["steps"] == {"reply side": [], "request side": ["chatplug._request_types"],
                                "stream side": ["chatplug._request_types", "chatplug._stream_types"]}
     assert result["listed"] is True
+    assert result["parsed"] == ["SystemMessage", ["TextPart", "ImageURLPart", "dict"]]
+    assert result["request_round_trip"] is True
     assert result["missing"] == "module 'chatplug.types' has no attribute 'NoSuchClass'"
     assert result["star"] == []
     assert result["homes"] == ["chatplug.types"]

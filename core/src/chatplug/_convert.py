@@ -147,8 +147,8 @@ _FIXED: dict[Any, Hook] = {
     Union[str, list[str], None]: _structure_str_or_list,
     Union[str, dict[str, Any], None]: _structure_str_or_dict,
 }
-#: The hooks of the request side's unions, by union; filled by :func:`_request_unions`.
-_UNIONS: dict[Any, Hook] = {}
+#: The hooks of the request side's unions, by union; set by :func:`_request_unions`.
+_UNIONS: dict[Any, Hook] | None = None
 
 
 def _request_unions() -> dict[Any, Hook]:
@@ -158,7 +158,8 @@ def _request_unions() -> dict[Any, Hook]:
     that only reads replies never needs (see :mod:`chatplug.types`); only a
     type that is such a union (or the cattrs converter) gets here.
     """
-    if not _UNIONS:
+    global _UNIONS
+    if _UNIONS is None:
         _PART_TYPES.update(text=t.TextPart, image_url=t.ImageURLPart)
         _MESSAGE_TYPES.update(
             system=t.SystemMessage,
@@ -167,9 +168,8 @@ def _request_unions() -> dict[Any, Hook]:
             assistant=t.ChatCompletionMessage,
             tool=t.ToolMessage,
         )
-        _UNIONS.update(
-            {t.Content: _structure_content, t.ContentPart: _structure_content_part, t.Message: _structure_message}
-        )
+        # Bound in one step, once the tables its hooks read are filled: another thread sees all or nothing.
+        _UNIONS = {t.Content: _structure_content, t.ContentPart: _structure_content_part, t.Message: _structure_message}
     return _UNIONS
 
 
