@@ -61,6 +61,153 @@ def test_a_sync_request_and_a_stream_load_no_cattrs_metadata_or_asyncio(server: 
     assert result["loaded"] == []
 
 
+#: What a plain non-stream call never needs: streams, key pools, fallbacks, limits (and cattrs).
+NOT_ON_THE_PLAIN_PATH = [
+    "chatplug._streaming",
+    "chatplug._accumulate",
+    "chatplug._sse",
+    "chatplug._keypool",
+    "chatplug._fallback",
+    "chatplug._limits",
+    "chatplug._request_types",
+    "chatplug._stream_types",
+    "chatplug._adjustment",
+    "cattrs",
+]
+#: Of those, what a stream call loads.
+STREAM_MODULES = ["chatplug._streaming", "chatplug._accumulate", "chatplug._sse", "chatplug._stream_types"]
+
+
+def test_a_plain_first_completion_loads_only_what_it_needs_and_a_stream_loads_the_rest(server: FakeServer) -> None:
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "streamed"}, "finish_reason": "stop"}]}
+    server.add(Reply.json(completion_body("whole")), Reply.sse([chunk]))
+    result = run_python(f"""
+        import json, sys
+        import chatplug
+        watched = {NOT_ON_THE_PLAIN_PATH!r}
+        client = chatplug.Client(base_url={server.base_url!r})
+        whole = client.chat.completions.create(model="m", messages=[{{"role": "user", "content": "hi"}}])
+        plain = [name for name in watched if name in sys.modules]
+        with client.chat.completions.create(model="m", messages=[{{"role": "user", "content": "hi"}}],
+                                            stream=True) as stream:
+            streamed = stream.get_final_completion()
+        print(json.dumps({{"replies": [whole.choices[0].message.content, streamed.choices[0].message.content],
+                           "plain": plain, "after_stream": [name for name in watched if name in sys.modules]}}))
+    """)
+    assert result["replies"] == ["whole", "streamed"]
+    assert result["plain"] == []
+    assert result["after_stream"] == STREAM_MODULES
+
+
+def test_the_request_and_stream_classes_are_made_on_first_access_and_belong_to_chatplug_types() -> None:
+    result = run_python("""
+        import json, pickle, sys, typing
+        import chatplug, chatplug.types as t
+        sides = ["chatplug._request_types", "chatplug._stream_types"]
+        def loaded():
+            return [name for name in sides if name in sys.modules]
+        t.ChatCompletion, t.Usage, t.AssistantMessage
+        listed = "UserMessage" in dir(t) and "ChatCompletionChunk" in dir(t)
+        steps = {"reply side": loaded()}
+        from chatplug.types import UserMessage
+        steps["request side"] = loaded()
+        chatplug.ChatCompletionChunk
+        steps["stream side"] = loaded()
+        namespace = {}
+        exec("from chatplug.types import *", namespace)
+        message = UserMessage(content=[t.TextPart(text="hi"), t.ImageURLPart(image_url=t.ImageURL(url="u"))])
+        chunk = chatplug.from_dict({"id": "c", "choices": [{"index": 0, "delta": {"content": "x"}}]},
+                                   t.ChatCompletionChunk)
+        wire = {"model": "m", "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": [
+            {"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "u"}}, {"type": "audio"}]}]}
+        request = chatplug.from_dict(wire, t.ChatCompletionRequest)
+        parsed = [type(request.messages[0]).__name__, [type(part).__name__ for part in request.messages[1].content]]
+        try:
+            t.NoSuchClass
+            missing = None
+        except AttributeError as error:
+            missing = str(error)
+        print(json.dumps({
+            "steps": steps, "listed": listed, "missing": missing, "parsed": parsed,
+            "request_round_trip": request.to_dict() == wire,
+            "star": sorted(set(t.__all__) - set(namespace)),
+            "homes": sorted({getattr(t, name).__module__ for name in t.__all__ if isinstance(getattr(t, name), type)}),
+            "same": all(getattr(chatplug, name) is getattr(t, name) for name in t.__all__ if name in chatplug.__all__),
+            "sides": [list(t._REQUEST_SIDE) == sys.modules[sides[0]].__all__,
+                      list(t._STREAM_SIDE) == sys.modules[sides[1]].__all__],
+            "repr": repr(message), "pickled": [pickle.loads(pickle.dumps(obj)) == obj for obj in (message, chunk)],
+            "private_names_pickled": [b"chatplug._" in pickle.dumps(obj) for obj in (message, chunk)],
+            "hints": typing.get_type_hints(t.ChatCompletionRequest)["messages"] == list[t.Message],
+            "params": str(typing.get_type_hints(chatplug.params.CreateParams)["tools"]),
+        }))
+    """)
+    assert result["steps"] == {"reply side": [], "request side": ["chatplug._request_types"],
+                               "stream side": ["chatplug._request_types", "chatplug._stream_types"]}
+    assert result["listed"] is True
+    assert result["parsed"] == ["SystemMessage", ["TextPart", "ImageURLPart", "dict"]]
+    assert result["request_round_trip"] is True
+    assert result["missing"] == "module 'chatplug.types' has no attribute 'NoSuchClass'"
+    assert result["star"] == []
+    assert result["homes"] == ["chatplug.types"]
+    assert result["same"] is True and result["sides"] == [True, True]
+    assert result["repr"] == ("UserMessage(content=[TextPart(text='hi', type='text'), ImageURLPart("
+                              "image_url=ImageURL(url='u', detail=None), type='image_url')], role='user', name=None)")
+    assert result["pickled"] == [True, True]
+    assert result["private_names_pickled"] == [False, False]
+    assert result["hints"] is True
+    assert result["params"] == (
+        "collections.abc.Sequence[chatplug.types.Tool | collections.abc.Mapping[str, typing.Any]] | None"
+    )
+
+
+def test_adjustment_is_made_on_first_access_and_belongs_to_chatplug_events() -> None:
+    result = run_python("""
+        import json, pickle, sys
+        import chatplug, chatplug.events as events
+        events.RequestEvent
+        before = "chatplug._adjustment" in sys.modules
+        from chatplug.events import Adjustment
+        record = Adjustment("renamed", "max_completion_tokens", "why", 5, to="max_tokens")
+        print(json.dumps({"before": before, "after": "chatplug._adjustment" in sys.modules,
+                          "home": Adjustment.__module__, "same": chatplug.Adjustment is Adjustment,
+                          "listed": "Adjustment" in dir(events), "repr": repr(record),
+                          "pickled": pickle.loads(pickle.dumps(record)) == record,
+                          "private_name_pickled": b"_adjustment" in pickle.dumps(record)}))
+    """)
+    assert result == {"before": False, "after": True, "home": "chatplug.events", "same": True, "listed": True,
+                      "repr": "Adjustment(action='renamed', param='max_completion_tokens', reason='why', "
+                              "to='max_tokens')",
+                      "pickled": True, "private_name_pickled": False}
+
+
+def test_nested_structuring_functions_are_made_when_first_met() -> None:
+    result = run_python("""
+        import json
+        import chatplug
+        from chatplug import _convert, types as t
+        def made():
+            return sorted(tp.__name__ for tp in _convert._HOOKS if _convert._is_wire_class(tp))
+        plain = {"id": "c1", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}
+        chatplug.from_dict(plain, t.ChatCompletion)
+        first = made()
+        call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+        tools = {"id": "c2", "choices": [{"index": 0, "message": {"role": "assistant", "tool_calls": [call]}}]}
+        parsed = [chatplug.from_dict(tools, t.ChatCompletion) for _ in range(2)]
+        message_hook = _convert.structure_hook(t.ChatCompletionMessage)
+        print(json.dumps({"first": first, "then": made(),
+                          "calls": [p.choices[0].message.tool_calls[0].to_dict() for p in parsed],
+                          "in_place": message_hook.__globals__["_s_tool_calls"]
+                          is _convert.structure_hook(t.ChatCompletionMessageToolCall)}))
+    """)
+    assert result["first"] == ["ChatCompletion", "ChatCompletionMessage", "Choice"]
+    assert result["then"] == ["ChatCompletion", "ChatCompletionMessage", "ChatCompletionMessageToolCall", "Choice",
+                              "Function"]
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    assert result["calls"] == [call, call]
+    assert result["in_place"] is True
+
+
 def test_the_public_converter_is_built_on_first_access_and_then_honoured() -> None:
     result = run_python("""
         import json, sys

@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
-from chatplug._fallback import Gate, Ticket, arun_chain, check_fallbacks, run_chain
-from chatplug._keypool import KeyPool, KeySpec, as_pool, key_fingerprint
 from chatplug._request import (
     build_payload,
     check_credentials,
@@ -26,7 +24,6 @@ from chatplug._request import (
     checked_query,
     encode_payload,
 )
-from chatplug._streaming import AsyncStream, Stream, StreamProcessor
 from chatplug._transport import (
     REDACTED,
     CallPlan,
@@ -41,15 +38,21 @@ from chatplug._transport import (
 )
 from chatplug._version import __version__
 from chatplug.errors import APIConnectionError, APIError, ChatplugError, InvalidRequestError
-from chatplug.params import CALL_OPTIONS, REQUEST_PARAMETERS, CreateParams
 from chatplug.plugins import PluginRegistry, default_registry
 from chatplug.provider import Provider
-from chatplug.types import ChatCompletion, Message
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    # Imported where used, not here: a plain call needs none of streams, key
+    # pools, fallbacks, limits or the request-side contract classes, and a
+    # fresh process should not pay for loading them (tests/core/test_core_startup.py).
+    from chatplug._fallback import Gate, Ticket
+    from chatplug._keypool import KeyPool, KeySpec
     from chatplug._limits import Limiter
+    from chatplug._streaming import AsyncStream, Stream
+    from chatplug.params import CreateParams
+    from chatplug.types import ChatCompletion, Message
 
 __all__ = ["Client", "AsyncClient", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"]
 
@@ -134,7 +137,7 @@ class _ClientBase:
             self._pools = self._key_pools(keys)
         self._api_key = _Secret(keys) if isinstance(keys, str) and keys else None
         self._key_print: str | None = None
-        self._fallbacks = check_fallbacks(fallbacks)
+        self._fallbacks = _checked_fallbacks(fallbacks)
         self._fallback_on_context_length = bool(fallback_on_context_length)
         self._limiter = limiter
         self._base_url = base_url.rstrip("/") if base_url else None
@@ -152,6 +155,8 @@ class _ClientBase:
 
     def _key_pools(self, keys: KeySpec) -> dict[str, KeyPool]:
         """``api_key=`` given as several keys, a pool, or per provider: one pool per provider id."""
+        from chatplug._keypool import KeyPool, as_pool
+
         if isinstance(keys, Mapping):
             pools = {}
             for provider_id, value in keys.items():
@@ -170,7 +175,7 @@ class _ClientBase:
         return {self._provider.id: pooled if isinstance(pooled, KeyPool) else KeyPool([pooled])}
 
     def _chain(self, model: str, fallbacks: Sequence[str] | None) -> tuple[str, ...]:
-        extra = self._fallbacks if fallbacks is None else check_fallbacks(fallbacks)
+        extra = self._fallbacks if fallbacks is None else _checked_fallbacks(fallbacks)
         return (model, *extra) if extra else (model,)
 
     def _gate(self, plan: CallPlan, *, index: int = 0, last: bool = True, defer_finish: bool = False) -> Gate | None:
@@ -178,6 +183,8 @@ class _ClientBase:
         pool = self._pools.get(plan.provider.id)
         if pool is None and self._limiter is None and not defer_finish:
             return None
+        from chatplug._fallback import Gate
+
         return Gate(
             plan,
             index=index,
@@ -194,6 +201,8 @@ class _ClientBase:
         if self._api_key is None:
             return None  # a key from the environment: one per process, counted as "env"
         if self._key_print is None:
+            from chatplug._keypool import key_fingerprint
+
             self._key_print = key_fingerprint(self._api_key.get())
         return self._key_print
 
@@ -492,7 +501,18 @@ class AsyncChat:
         self.completions = AsyncCompletions(client)
 
 
+def _checked_fallbacks(value: Sequence[str] | None) -> tuple[str, ...]:
+    """``fallbacks=`` checked, as a tuple (``_fallback`` is loaded only when some are given)."""
+    if value is None:
+        return ()
+    from chatplug._fallback import check_fallbacks
+
+    return check_fallbacks(value)
+
+
 def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    from chatplug.params import CALL_OPTIONS, REQUEST_PARAMETERS
+
     unknown = set(kwargs) - REQUEST_PARAMETERS - CALL_OPTIONS
     if unknown:
         name = sorted(unknown)[0]
@@ -578,6 +598,8 @@ class Client(_ClientBase):
         self._check_open()
         chain = self._chain(model, fallbacks)
         if len(chain) > 1:
+            from chatplug._fallback import run_chain
+
             return run_chain(self, chain, messages, stream, kwargs)
         plan = self._prepare(model, messages, stream, kwargs)
         return self._send(plan, self._gate(plan))
@@ -607,6 +629,8 @@ class Client(_ClientBase):
                     if response.status_code >= 300:
                         raise self._error_for(plan, response, response.read())
                     if stream:
+                        from chatplug._streaming import Stream, StreamProcessor
+
                         source = response.iter_bytes()
                         first = next(source, b"")
                         if not first:
@@ -726,6 +750,8 @@ class AsyncClient(_ClientBase):
         self._check_open()
         chain = self._chain(model, fallbacks)
         if len(chain) > 1:
+            from chatplug._fallback import arun_chain
+
             return await arun_chain(self, chain, messages, stream, kwargs)
         plan = self._prepare(model, messages, stream, kwargs)
         return await self._send(plan, self._gate(plan))
@@ -755,6 +781,8 @@ class AsyncClient(_ClientBase):
                     if response.status_code >= 300:
                         raise self._error_for(plan, response, await response.aread())
                     if stream:
+                        from chatplug._streaming import AsyncStream, StreamProcessor
+
                         asource = response.aiter_bytes()
                         first = await anext(asource, b"")
                         if not first:

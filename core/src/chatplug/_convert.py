@@ -95,7 +95,8 @@ def _structure_content(value: Any, _: Any) -> Any:
     raise _WrongType(f"expected a string or a list of content parts, got {type(value).__name__}")
 
 
-_PART_TYPES: dict[str, type] = {"text": t.TextPart, "image_url": t.ImageURLPart}
+#: Content part classes by ``type``; filled by :func:`_request_unions` (the hooks that use it come from there).
+_PART_TYPES: dict[str, type] = {}
 
 
 def _structure_part(part: Any) -> Any:
@@ -105,13 +106,8 @@ def _structure_part(part: Any) -> Any:
     return structure_hook(cls)(part, cls) if cls is not None else part
 
 
-_MESSAGE_TYPES: dict[str, type] = {
-    "system": t.SystemMessage,
-    "developer": t.DeveloperMessage,
-    "user": t.UserMessage,
-    "assistant": t.ChatCompletionMessage,
-    "tool": t.ToolMessage,
-}
+#: Message classes by ``role``; filled by :func:`_request_unions`.
+_MESSAGE_TYPES: dict[str, type] = {}
 
 
 def _structure_message(value: Any, _: Any) -> Any:
@@ -148,12 +144,33 @@ _FIXED: dict[Any, Hook] = {
     int: _structure_int,
     float: _structure_float,
     dict[str, Any]: _EXPECT_OBJECT,
-    t.Content: _structure_content,
-    t.ContentPart: _structure_content_part,
-    t.Message: _structure_message,
     Union[str, list[str], None]: _structure_str_or_list,
     Union[str, dict[str, Any], None]: _structure_str_or_dict,
 }
+#: The hooks of the request side's unions, by union; set by :func:`_request_unions`.
+_UNIONS: dict[Any, Hook] | None = None
+
+
+def _request_unions() -> dict[Any, Hook]:
+    """The hooks for ``Content``, ``ContentPart`` and ``Message``, made on first use.
+
+    Naming those unions creates the request side's classes, which a process
+    that only reads replies never needs (see :mod:`chatplug.types`); only a
+    type that is such a union (or the cattrs converter) gets here.
+    """
+    global _UNIONS
+    if _UNIONS is None:
+        _PART_TYPES.update(text=t.TextPart, image_url=t.ImageURLPart)
+        _MESSAGE_TYPES.update(
+            system=t.SystemMessage,
+            developer=t.DeveloperMessage,
+            user=t.UserMessage,
+            assistant=t.ChatCompletionMessage,
+            tool=t.ToolMessage,
+        )
+        # Bound in one step, once the tables its hooks read are filled: another thread sees all or nothing.
+        _UNIONS = {t.Content: _structure_content, t.ContentPart: _structure_content_part, t.Message: _structure_message}
+    return _UNIONS
 
 
 def _is_plain_optional(tp: Any) -> bool:
@@ -225,10 +242,10 @@ def _field_code(cls: type, field: Any, env: dict[str, Any]) -> list[str]:
         env["_int"] = _structure_int
         body = ["if v.__class__ is not int: v = _int(v, None)"]
     elif _is_wire_class(tp):
-        env[f"_s_{name}"] = structure_hook(tp)
+        env[f"_s_{name}"] = _made_on_first_call(tp, env, f"_s_{name}")
         body = [f"v = _s_{name}(v, None)"]
     elif get_origin(tp) is list and _is_wire_class(get_args(tp)[0]):
-        env[f"_s_{name}"] = structure_hook(get_args(tp)[0])
+        env[f"_s_{name}"] = _made_on_first_call(get_args(tp)[0], env, f"_s_{name}")
         env["_bad_list"] = _bad_value
         body = [
             f"if v.__class__ is not list: _bad_list({where!r}, 'list', v)",
@@ -244,6 +261,23 @@ def _field_code(cls: type, field: Any, env: dict[str, Any]) -> list[str]:
     lines += ["    " + line for line in body]
     lines.append(f"self.{name} = v")
     return lines
+
+
+def _made_on_first_call(cls: type, env: dict[str, Any], key: str) -> Hook:
+    """A stand-in for ``structure_hook(cls)`` that, on its first call, makes the real
+    hook and puts it in its place in ``env`` (the generated function's globals).
+
+    A reply rarely holds every nested object (tool calls, token details), and
+    generating a structuring function means compiling it (about 0.2 ms): only
+    the ones a process meets are made. After the first call, the generated
+    code calls the real hook directly.
+    """
+
+    def first_call(value: Any, _: Any) -> Any:
+        hook = env[key] = structure_hook(cls)
+        return hook(value, None)
+
+    return first_call
 
 
 def _bad_value(where: str, expected: str, value: Any) -> None:
@@ -284,6 +318,8 @@ def _own_hook(tp: Any) -> Hook | None:
         return _structure_any
     if _is_plain_optional(tp):
         return _make_optional_hook(tp)
+    if get_origin(tp) in (Union, UnionType):
+        return _request_unions().get(tp)
     if _is_wire_class(tp):
         return _make_structure_hook(tp)
     if get_origin(tp) is list and len(get_args(tp)) == 1:
@@ -315,7 +351,7 @@ def _cattrs_converter() -> cattrs.Converter:
         import cattrs
 
         made = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
-        for tp, hook in _FIXED.items():
+        for tp, hook in {**_FIXED, **_request_unions()}.items():
             if get_origin(tp) is dict:  # not a class: functools.singledispatch refuses it
                 made.register_structure_hook_func(_equals(tp), hook)
             else:

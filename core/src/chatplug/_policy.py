@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chatplug import events  # events.Adjustment: created on the first adjustment
 from chatplug.catalog import ModelInfo, thinking_enabled
 from chatplug.errors import InvalidRequestError, ModelRuleError
-from chatplug.events import Adjustment
 from chatplug.provider import Provider
+
+if TYPE_CHECKING:
+    from chatplug.events import Adjustment
 
 __all__ = ["apply_policy", "DROP_HINT"]
 
@@ -57,7 +60,7 @@ class _Run:
             if name not in self.payload:
                 continue
             value = self.payload.pop(name)
-            self.adjustments.append(Adjustment("dropped", name, message, value))
+            self.adjustments.append(events.Adjustment("dropped", name, message, value))
             logger.warning("%s: dropped %s=%r (drop_unsupported_params=True): %s",
                            self.provider.id, name, value, message)
 
@@ -84,7 +87,7 @@ def _rename(run: _Run) -> None:
         value = run.payload.pop(old)
         run.payload[new] = value
         reason = f"{run.provider.id} documents only {new} ({old} is its OpenAI name)"
-        run.adjustments.append(Adjustment("renamed", old, reason, value, to=new))
+        run.adjustments.append(events.Adjustment("renamed", old, reason, value, to=new))
         logger.debug("%s: sent %s as %s: %s", run.provider.id, old, new, reason)
 
 
@@ -225,7 +228,7 @@ def _history(run: _Run, thinking: bool | None, placeholder: str | None) -> None:
         messages[index] = {**message, "reasoning_content": placeholder}
         param = f"messages[{index}].reasoning_content"
         reason = f"{run.model} needs reasoning_content on assistant tool-call messages; filled with the placeholder"
-        run.adjustments.append(Adjustment("filled", param, reason))
+        run.adjustments.append(events.Adjustment("filled", param, reason))
         logger.warning("%s: %s was missing; filled with reasoning_placeholder", run.provider.id, param)
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatplug._convert import to_dict
 from chatplug._policy import apply_policy
 from chatplug.errors import InvalidRequestError
-from chatplug.events import Adjustment
 from chatplug.provider import Limits, Provider
 from chatplug.types import WireObject
+
+if TYPE_CHECKING:
+    from chatplug.events import Adjustment
 
 __all__ = [
     "build_payload", "check_credentials", "check_extra_headers", "check_limits", "checked_query", "credential_secrets",

@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from chatplug.provider import Provider
 
+if TYPE_CHECKING:
+    from chatplug._adjustment import Adjustment
+
 __all__ = ["RequestEvent", "Adjustment"]
-
-
-@attrs.frozen
-class Adjustment:
-    """One change the core made to a request before sending it.
-
-    - ``action``: ``"dropped"`` (removed under ``drop_unsupported_params``),
-      ``"renamed"`` (a pure name difference, e.g. ``max_completion_tokens`` ->
-      ``max_tokens``) or ``"filled"`` (a placeholder ``reasoning_content``
-      added under ``reasoning_placeholder``).
-    - ``param``: the parameter (or ``messages[i].reasoning_content``).
-    - ``value``: the value that was dropped or renamed (``None`` for a fill).
-    - ``reason``: why, in one sentence naming the model.
-    - ``to``: the new name, for a rename.
-    """
-
-    action: Literal["dropped", "renamed", "filled"]
-    param: str
-    reason: str
-    value: Any = attrs.field(default=None, repr=False)
-    to: str | None = None
 
 
 @attrs.frozen
@@ -57,3 +39,18 @@ class RequestEvent:
     stream: bool
     fallback_index: int = 0
     key_fingerprint: str | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``Adjustment`` is created on first use (PEP 562): a call the core changes nothing in never
+    needs it, and creating an attrs class costs about 0.25 ms (see :mod:`chatplug.types`)."""
+    if name == "Adjustment":
+        from chatplug._adjustment import Adjustment
+
+        globals()["Adjustment"] = Adjustment
+        return Adjustment
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 
 import httpx
 
-from chatplug.types import ResponseFormat, StreamOptions, Tool
+from chatplug import types as t  # the module: naming its request-side classes here would create them
 
 __all__ = ["CreateParams", "REQUEST_PARAMETERS", "CALL_OPTIONS"]
 
@@ -33,11 +33,11 @@ class CreateParams(TypedDict, total=False):
     n: int | None
     seed: int | None
     user: str | None
-    stream_options: StreamOptions | Mapping[str, Any] | None
-    tools: Sequence[Tool | Mapping[str, Any]] | None
+    stream_options: t.StreamOptions | Mapping[str, Any] | None
+    tools: Sequence[t.Tool | Mapping[str, Any]] | None
     tool_choice: str | Mapping[str, Any] | None
     parallel_tool_calls: bool | None
-    response_format: ResponseFormat | Mapping[str, Any] | None
+    response_format: t.ResponseFormat | Mapping[str, Any] | None
     frequency_penalty: float | None
     presence_penalty: float | None
     logprobs: bool | None

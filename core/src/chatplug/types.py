@@ -10,13 +10,52 @@ readable as attributes (``completion.request_id``), listed by
 ``obj.model_extra`` and written back by ``to_dict()``. A field that was absent
 on the wire stays absent in ``to_dict()``; a field that was an explicit
 ``null`` stays ``null``.
+
+The reply side, which every call needs, is defined in this module. The
+request side (messages, content parts, tools, ``ChatCompletionRequest``) and
+the stream side (``ChatCompletionChunk`` and its parts) are defined in
+``chatplug._request_types`` and ``chatplug._stream_types`` and imported on
+first access to one of their names here (PEP 562): creating an attrs class
+costs about 0.25 ms (attrs compiles its methods), and a process that sends a
+plain request and reads its reply needs none of them. Every class belongs to
+``chatplug.types`` all the same: import it from here; its ``__module__`` (so
+the class's repr, pickles and documentation tools) says ``chatplug.types``.
+
+No ``from __future__ import annotations`` in the contract's modules: the field
+types are real objects, so resolving them (``typing.get_type_hints``, the
+structuring functions) needs no module namespace and no evaluation of strings.
 """
 
-from __future__ import annotations
-
-from typing import Any, Union
+import importlib
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from chatplug._request_types import (
+        ChatCompletionRequest,
+        ContentPart,
+        DeveloperMessage,
+        FunctionDefinition,
+        ImageURL,
+        ImageURLPart,
+        Message,
+        ResponseFormat,
+        StreamOptions,
+        SystemMessage,
+        TextPart,
+        Tool,
+        ToolMessage,
+        UserMessage,
+    )
+    from chatplug._request_types import Content as Content  # public as chatplug.types.Content, not in __all__
+    from chatplug._stream_types import (
+        ChatCompletionChunk,
+        ChoiceDelta,
+        ChoiceDeltaToolCall,
+        ChoiceDeltaToolCallFunction,
+        ChunkChoice,
+    )
 
 __all__ = [
     "ChatCompletion",
@@ -91,81 +130,7 @@ def _raw_field() -> Any:
     return attrs.field(default=None, init=False, repr=False, eq=False)
 
 
-# ---------------------------------------------------------------- request side
-
-
-@attrs.define(kw_only=True)
-class TextPart(WireObject):
-    """A text content part: ``{"type": "text", "text": ...}``."""
-
-    text: str
-    type: str = "text"
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-@attrs.define(kw_only=True)
-class ImageURL(WireObject):
-    """The ``image_url`` object of an image content part."""
-
-    url: str
-    detail: str | None = None
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-@attrs.define(kw_only=True)
-class ImageURLPart(WireObject):
-    """An image content part: ``{"type": "image_url", "image_url": {"url": ...}}``."""
-
-    image_url: ImageURL
-    type: str = "image_url"
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-#: A content part; parts of other types stay plain dicts.
-ContentPart = Union[TextPart, ImageURLPart, dict[str, Any]]
-#: Message content: a string, a list of parts, or absent.
-Content = Union[str, list[ContentPart], None]
-
-
-@attrs.define(kw_only=True)
-class SystemMessage(WireObject):
-    """A ``system`` message."""
-
-    content: Content
-    role: str = "system"
-    name: str | None = None
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-@attrs.define(kw_only=True)
-class DeveloperMessage(WireObject):
-    """A ``developer`` message (OpenAI's newer name for system instructions)."""
-
-    content: Content
-    role: str = "developer"
-    name: str | None = None
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-@attrs.define(kw_only=True)
-class UserMessage(WireObject):
-    """A ``user`` message; ``content`` may be a string or a list of content parts."""
-
-    content: Content
-    role: str = "user"
-    name: str | None = None
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-@attrs.define(kw_only=True)
-class ToolMessage(WireObject):
-    """A ``tool`` message answering the tool call whose id is ``tool_call_id``."""
-
-    content: Content
-    tool_call_id: str
-    role: str = "tool"
-    name: str | None = None
-    _raw: dict[str, Any] | None = _raw_field()
+# --------------------------------------------------------------- response side
 
 
 @attrs.define(kw_only=True)
@@ -206,85 +171,6 @@ class ChatCompletionMessage(WireObject):
 
 #: The assistant message class, under the name used in request histories.
 AssistantMessage = ChatCompletionMessage
-
-#: Any message of a conversation; plain OpenAI-shaped dicts are accepted too.
-Message = Union[
-    SystemMessage,
-    DeveloperMessage,
-    UserMessage,
-    ChatCompletionMessage,
-    ToolMessage,
-    dict[str, Any],
-]
-
-
-@attrs.define(kw_only=True)
-class FunctionDefinition(WireObject):
-    """A function the model may call: name, description and JSON-schema parameters."""
-
-    name: str
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-@attrs.define(kw_only=True)
-class Tool(WireObject):
-    """A tool offered to the model. Provider tools (``builtin_function``,
-    ``web_search``) keep their own fields, readable through ``model_extra``."""
-
-    type: str = "function"
-    function: FunctionDefinition | None = None
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-@attrs.define(kw_only=True)
-class ResponseFormat(WireObject):
-    """``response_format``: ``{"type": "text" | "json_object" | "json_schema", ...}``."""
-
-    type: str
-    json_schema: dict[str, Any] | None = None
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-@attrs.define(kw_only=True)
-class StreamOptions(WireObject):
-    """``stream_options``: ask for a usage report at the end of a stream."""
-
-    include_usage: bool | None = None
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-@attrs.define(kw_only=True)
-class ChatCompletionRequest(WireObject):
-    """A whole chat-completions request body, as sent on the wire."""
-
-    model: str
-    messages: list[Message]
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    stop: str | list[str] | None = None
-    n: int | None = None
-    seed: int | None = None
-    user: str | None = None
-    stream: bool | None = None
-    stream_options: StreamOptions | None = None
-    tools: list[Tool] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
-    response_format: ResponseFormat | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    logprobs: bool | None = None
-    top_logprobs: int | None = None
-    logit_bias: dict[str, Any] | None = None
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-# --------------------------------------------------------------- response side
 
 
 @attrs.define(kw_only=True)
@@ -351,66 +237,64 @@ class ChatCompletion(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-# ----------------------------------------------------------------- stream side
+# ------------------------------------------------------- request and stream sides
+
+#: The names ``chatplug._request_types`` defines (its ``__all__``).
+_REQUEST_SIDE = (
+    "TextPart",
+    "ImageURL",
+    "ImageURLPart",
+    "ContentPart",
+    "Content",
+    "SystemMessage",
+    "DeveloperMessage",
+    "UserMessage",
+    "ToolMessage",
+    "Message",
+    "FunctionDefinition",
+    "Tool",
+    "ResponseFormat",
+    "StreamOptions",
+    "ChatCompletionRequest",
+)
+
+#: The names ``chatplug._stream_types`` defines (its ``__all__``).
+_STREAM_SIDE = (
+    "ChoiceDeltaToolCallFunction",
+    "ChoiceDeltaToolCall",
+    "ChoiceDelta",
+    "ChunkChoice",
+    "ChatCompletionChunk",
+)
+
+_LAZY = {
+    **dict.fromkeys(_REQUEST_SIDE, "chatplug._request_types"),
+    **dict.fromkeys(_STREAM_SIDE, "chatplug._stream_types"),
+}
 
 
-@attrs.define(kw_only=True)
-class ChoiceDeltaToolCallFunction(WireObject):
-    """A fragment of a streamed function call: its name and/or an arguments piece."""
-
-    name: str | None = None
-    arguments: str | None = None
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-@attrs.define(kw_only=True)
-class ChoiceDeltaToolCall(WireObject):
-    """A fragment of a streamed tool call. ``index`` may be absent on some providers."""
-
-    index: int | None = None
-    id: str | None = None
-    type: str | None = None
-    function: ChoiceDeltaToolCallFunction | None = None
-    _raw: dict[str, Any] | None = _raw_field()
+def __getattr__(name: str) -> Any:
+    """Import the request or the stream side on first access to one of its names (PEP 562)."""
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    for defined in module.__all__:
+        globals()[defined] = getattr(module, defined)
+    return globals()[name]
 
 
-@attrs.define(kw_only=True)
-class ChoiceDelta(WireObject):
-    """What one stream chunk adds to a choice."""
-
-    role: str | None = None
-    content: str | None = None
-    reasoning_content: str | None = None
-    tool_calls: list[ChoiceDeltaToolCall] | None = None
-    refusal: str | None = None
-    _raw: dict[str, Any] | None = _raw_field()
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
-@attrs.define(kw_only=True)
-class ChunkChoice(WireObject):
-    """One choice of a stream chunk; ``finish_reason`` is set on its last chunk."""
+def _publish(namespace: dict[str, Any]) -> None:
+    """Make ``chatplug.types`` the home of the classes a private contract module defines.
 
-    index: int = 0
-    delta: ChoiceDelta = attrs.field(factory=ChoiceDelta)
-    finish_reason: str | None = _emit_null()
-    native_finish_reason: str | None = None
-    logprobs: Any = None
-    _raw: dict[str, Any] | None = _raw_field()
-
-
-@attrs.define(kw_only=True)
-class ChatCompletionChunk(WireObject):
-    """One chunk of a streamed completion (``object: "chat.completion.chunk"``).
-
-    ``usage`` is set on the chunk that carries it, wherever the provider put it.
+    Their ``__module__`` is what reprs, pickles and documentation tools read;
+    pickle finds the class again through :func:`__getattr__`.
     """
-
-    id: str = ""
-    object: str = "chat.completion.chunk"
-    created: int = 0
-    model: str = ""
-    choices: list[ChunkChoice] = attrs.field(factory=list)
-    usage: Usage | None = None
-    system_fingerprint: str | None = None
-    service_tier: str | None = None
-    _raw: dict[str, Any] | None = _raw_field()
+    for name in namespace["__all__"]:
+        value = namespace[name]
+        if isinstance(value, type):
+            value.__module__ = __name__

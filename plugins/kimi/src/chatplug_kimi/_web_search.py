@@ -14,16 +14,19 @@ The round trip takes two requests:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
-from chatplug import ChatCompletionMessageToolCall, ChoiceDeltaToolCall
+if TYPE_CHECKING:
+    from chatplug import ChatCompletionMessageToolCall, ChoiceDeltaToolCall
 
 __all__ = ["WEB_SEARCH", "web_search_tool", "is_web_search_call", "web_search_reply"]
 
 #: The builtin function name Moonshot uses for its web search.
 WEB_SEARCH = "$web_search"
 
-ToolCallLike = ChatCompletionMessageToolCall | ChoiceDeltaToolCall | Mapping[str, Any]
+#: A typed tool call, whole or streamed, or its plain-dict form. The classes are named, not imported:
+#: importing ChoiceDeltaToolCall would create the contract's stream classes whenever this plugin loads.
+ToolCallLike = Union["ChatCompletionMessageToolCall", "ChoiceDeltaToolCall", Mapping[str, Any]]
 
 
 def web_search_tool() -> dict[str, Any]:

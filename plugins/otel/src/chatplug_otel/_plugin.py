@@ -8,10 +8,10 @@ import threading
 import time
 from collections.abc import Mapping
 from contextvars import Token
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import chatplug
-from chatplug import APIError, APIStatusError, ChatCompletion, ChatCompletionChunk, RequestEvent
+from chatplug import APIError, APIStatusError, ChatCompletion, RequestEvent
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
@@ -21,6 +21,9 @@ from chatplug_otel import _attributes, _content
 from chatplug_otel import _semconv as sc
 from chatplug_otel._settings import Settings
 from chatplug_otel._version import __version__
+
+if TYPE_CHECKING:  # named only in annotations: importing it would create the stream classes when the plugin loads
+    from chatplug import ChatCompletionChunk
 
 __all__ = ["OpenTelemetryPlugin", "MAX_OPEN_CALLS"]
 
