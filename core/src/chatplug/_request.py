@@ -256,7 +256,7 @@ def check_extra_headers(provider: Provider, extra_headers: Any, param: str = "ex
             bad = _unsendable(text)
             if bad:
                 raise InvalidRequestError(  # the value is not shown: it may be a credential
-                    f"{provider.id}: the {where} of {param}[{name.encode('ascii', 'backslashreplace').decode()!r}] "
+                    f"{provider.id}: the {where} of {param}[{name!a}] "
                     f"{bad}",
                     param=param,
                     provider=provider.id,
