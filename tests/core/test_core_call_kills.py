@@ -255,3 +255,29 @@ def test_a_completion_still_goes_through_after_the_refusals(client: chatplug.Cli
     reply = client.chat.completions.create(model="t-1", messages=MESSAGES, extra_headers={"X-Ok": "fine"})
     assert reply.choices[0].message.content == "fine"
     assert server.last_request.headers["x-ok"] == "fine"
+
+
+# ------------------------------------------------------------- a 200 that is not a completion
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({}, "none"),
+        ({f"f{n:02d}": n for n in range(13)}, ", ".join(f"f{n:02d}" for n in range(12))),
+    ],
+    ids=["empty-object", "thirteen-fields"],
+)
+def test_a_200_body_that_is_not_a_completion_names_at_most_twelve_of_its_fields(
+    client: chatplug.Client, server: FakeServer, body: dict[str, Any], fields: str
+) -> None:
+    """An empty object says so; a large one is named by its first twelve fields, sorted."""
+    server.add(Reply.json(body))
+    with pytest.raises(chatplug.APIResponseValidationError) as caught:
+        client.chat.completions.create(model="t-1", messages=MESSAGES)
+    assert str(caught.value) == (
+        f"testprov: the response is not a chat completion: it has no 'choices' list (its fields: {fields})"
+    )
+    assert caught.value.provider == "testprov"
+    assert caught.value.body == body
+    assert len(server.requests) == 1
