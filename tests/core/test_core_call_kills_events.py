@@ -28,9 +28,11 @@ def test_an_observer_sees_every_field_of_the_attempt(
     server.add(Reply.sse([chunk({"content": "hi"}), chunk({}, finish_reason="stop")]) if stream
                else Reply.json(completion_body()))
     with chatplug.Client(provider="testprov", api_key=API_KEY, base_url=server.base_url, registry=registry) as client:
-        reply = client.chat.completions.create(model="t-1", messages=MESSAGES, stream=stream, temperature=0.5)
         if stream:
-            assert "".join(part.choices[0].delta.content or "" for part in reply if part.choices) == "hi"
+            with client.chat.completions.create(model="t-1", messages=MESSAGES, stream=True, temperature=0.5) as parts:
+                assert "".join(part.choices[0].delta.content or "" for part in parts if part.choices) == "hi"
+        else:
+            client.chat.completions.create(model="t-1", messages=MESSAGES, temperature=0.5)
     [event] = requests.events
     assert (event.attempt, event.model, event.method, event.stream) == (0, "t-1", "POST", stream)
     assert type(event.stream) is bool
