@@ -137,14 +137,14 @@ def _check_types(provider: Provider, params: dict[str, Any]) -> None:
         raise _fail(provider, "response_format", 'response_format must be an object like {"type": "json_object"}')
 
 
-def check_limits(provider: Provider, params: Mapping[str, Any], model: str | None = None) -> None:
+def check_limits(provider: Provider, params: Mapping[str, Any], model: str) -> None:
     """Reject a request that breaks the provider's declared :class:`~chatplug.Limits`.
 
     A range the model's catalog record declares (``ModelInfo.ranges``) replaces
     the provider's for that parameter.
     """
     limits: Limits = provider.limits
-    own_ranges = provider.model_info(model).ranges if model is not None else {}
+    own_ranges = provider.model_info(model).ranges
     for name in ("temperature", "top_p"):
         if name in own_ranges:
             continue
@@ -189,16 +189,16 @@ def build_payload(
     params: dict[str, Any],
     extra_body: Mapping[str, Any] | None,
     *,
-    drop_unsupported: bool = False,
-    reasoning_placeholder: str | None = None,
-    adjustments: list[Adjustment] | None = None,
+    drop_unsupported: bool,
+    reasoning_placeholder: str | None,
+    adjustments: list[Adjustment],
 ) -> dict[str, Any]:
     """The JSON body for one request, checked against types, the model's catalog
     record (see :mod:`chatplug._policy`) and the provider's limits.
 
     ``params`` holds the named ``create()`` parameters that were given (not
     ``None``); typed objects in it are turned into wire JSON. The policy's
-    renames, drops and fills are appended to ``adjustments`` when given.
+    renames, drops and fills are appended to ``adjustments``.
     """
     if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
         raise _fail(provider, "messages", "messages must be a list of message dicts or objects")
@@ -218,8 +218,7 @@ def build_payload(
     made = apply_policy(
         provider, model, payload, drop_unsupported=drop_unsupported, reasoning_placeholder=reasoning_placeholder
     )
-    if adjustments is not None:
-        adjustments.extend(made)
+    adjustments.extend(made)
     check_limits(provider, payload, model)
     return payload
 
@@ -258,7 +257,7 @@ def check_extra_headers(provider: Provider, extra_headers: Any, param: str = "ex
             bad = _unsendable(text)
             if bad:
                 raise InvalidRequestError(  # the value is not shown: it may be a credential
-                    f"{provider.id}: the {where} of {param}[{name.encode('ascii', 'backslashreplace').decode()!r}] "
+                    f"{provider.id}: the {where} of {param}[{name!a}] "
                     f"{bad}",
                     param=param,
                     provider=provider.id,

@@ -266,7 +266,7 @@ def warn_insecure(url: str) -> None:
     host = parsed.host
     if parsed.scheme != "http" or host in _warned_hosts:
         return
-    if host in ("localhost", "::1") or host.startswith("127."):
+    if host == "localhost" or _is_loopback_address(host):
         return
     _warned_hosts.add(host)
     import warnings
@@ -274,3 +274,13 @@ def warn_insecure(url: str) -> None:
     message = f"chatplug: sending an API key over plain http to {host}; use https"
     logger.warning(message)
     warnings.warn(message, stacklevel=3)
+
+
+def _is_loopback_address(host: str) -> bool:
+    """Whether ``host`` is a loopback IP address (a name such as ``127.example.com`` is not)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

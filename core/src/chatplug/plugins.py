@@ -155,7 +155,7 @@ class PluginRegistry:
         if plugin is not None:
             self._register(plugin, config.PLUGIN_NAME, str(plugin.path), None)
 
-    def _register(self, plugin: object, name: str, dist: str | None, version: str | None) -> bool:
+    def _register(self, plugin: object, name: str, dist: str | None, version: str | None) -> None:
         try:
             self.pm.register(plugin, name=name)
             self.pm.check_pending()
@@ -163,9 +163,8 @@ class PluginRegistry:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
             self._fail(name, dist, version, f"registration failed: {type(exc).__name__}: {exc}", exc)
-            return False
-        self._dists[name] = (dist, version)
-        return True
+        else:
+            self._dists[name] = (dist, version)
 
     def _fail(self, name: str, dist: str | None, version: str | None, error: str, exc: BaseException) -> None:
         failure = PluginFailure(name=name, distribution=dist, version=version, error=error)

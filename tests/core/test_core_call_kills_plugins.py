@@ -1,0 +1,48 @@
+"""Which values of CHATPLUG_STRICT_PLUGINS make a registry strict, and the name
+the core's own hooks are registered under. Written to kill mutants of
+``PluginRegistry.__init__`` that ``tox -e mutation`` left alive (see
+docs/mutation.md)."""
+
+from __future__ import annotations
+
+import chatplug
+import chatplug._defaults
+import pytest
+
+
+class BrokenProviders:
+    """A plugin whose provider hook fails, as a half-installed third-party plugin would."""
+
+    @chatplug.hookimpl
+    def chatplug_providers(self) -> list[chatplug.Provider]:
+        raise RuntimeError("missing dependency")
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes"])
+def test_each_documented_on_value_makes_a_failing_plugin_raise(value: str) -> None:
+    registry = chatplug.PluginRegistry(load_entrypoints=False, environ={"CHATPLUG_STRICT_PLUGINS": value})
+    assert registry.strict is True
+    with pytest.raises(chatplug.PluginError) as caught:
+        registry.register(BrokenProviders(), "broken")
+    assert str(caught.value) == (
+        "plugin 'broken' failed: chatplug_providers failed: RuntimeError: missing dependency"
+    )
+
+
+@pytest.mark.parametrize("environ", [{}, {"CHATPLUG_STRICT_PLUGINS": "0"}, {"CHATPLUG_STRICT_PLUGINS": ""}])
+def test_without_it_a_failing_plugin_is_recorded_and_skipped(environ: dict[str, str]) -> None:
+    registry = chatplug.PluginRegistry(load_entrypoints=False, environ=environ)
+    assert registry.strict is False
+    registry.register(BrokenProviders(), "broken")
+    assert [(f.name, f.error) for f in registry.failures()] == [
+        ("broken", "chatplug_providers failed: RuntimeError: missing dependency")]
+
+
+def test_the_cores_own_hooks_are_registered_as_chatplug_defaults() -> None:
+    """The name is documented (chatplug._defaults): it can be looked up, and no plugin can take it."""
+    registry = chatplug.PluginRegistry(load_entrypoints=False)
+    assert registry.pm.get_plugin("chatplug.defaults") is chatplug._defaults
+    with pytest.raises(chatplug.PluginError) as caught:
+        registry.register(BrokenProviders(), "chatplug.defaults")
+    assert str(caught.value).startswith("plugin 'chatplug.defaults' could not be registered: ")
+    assert registry.pm.get_plugin("chatplug.defaults") is chatplug._defaults
