@@ -1,0 +1,368 @@
+"""Exact tests for the stream edges whose values nothing pinned (mutants that survived
+``tox -e mutation`` in ``_streaming``, see docs/mutation.md), over loopback, sync and async.
+
+- a whole JSON completion answering a stream request: the one chunk it becomes,
+  field by field, and the completion assembled from it (equal to the non-stream answer);
+  such a body read in pieces, or an event stream mislabelled as JSON after blank lines;
+- the error when that body is no completion: its text, provider and body;
+- events with an unfamiliar ``event:`` name: ``[DONE]`` under one ends the stream;
+  one that is skipped is kept and logged exactly, even when its bytes are not UTF-8;
+- a body cut inside an event: the error's text (the last 80 bytes), provider and body;
+- a key pool that fails while a stream error is reported to it: the caller still
+  gets the stream's error, and the failure is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import chatplug
+import pytest
+from chatplug.testing import FakeServer, Reply
+from core_support import API_KEY, MESSAGES, chunk
+
+MODEL = "t-1"
+pytestmark = pytest.mark.anyio
+
+
+def event(value: Any) -> bytes:
+    return b"data: " + json.dumps(value).encode() + b"\n\n"
+
+
+HELLO = event(chunk({"role": "assistant", "content": "Hel"})) + event(chunk({"content": "lo"}))
+STOP = event(chunk({}, "stop"))
+DONE = b"data: [DONE]\n\n"
+
+
+class Outcome:
+    """What one streamed call produced: the chunks, then the final completion or the error."""
+
+    def __init__(self) -> None:
+        self.chunks: list[chatplug.ChatCompletionChunk] = []
+        self.final: chatplug.ChatCompletion | None = None
+        self.error: chatplug.APIError | None = None
+        self.skipped: list[tuple[str, bytes]] = []
+
+
+Runner = Callable[..., Awaitable[Outcome]]
+
+
+@pytest.fixture(params=["sync", "async"])
+def stream_call(request: pytest.FixtureRequest, server: FakeServer, registry: chatplug.PluginRegistry) -> Runner:
+    """Runs one streamed call with the sync or the async client (each test runs with both)."""
+
+    async def call(api_key: Any = API_KEY) -> Outcome:
+        outcome = Outcome()
+        if request.param == "sync":
+            with chatplug.Client(provider="testprov", api_key=api_key, base_url=server.base_url,
+                                 registry=registry) as client:
+                client._sleep = lambda seconds: None
+                try:
+                    with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+                        try:
+                            outcome.chunks.extend(stream)
+                            outcome.final = stream.get_final_completion()
+                        finally:
+                            outcome.skipped = stream.skipped_events
+                except chatplug.APIError as exc:
+                    outcome.error = exc
+            return outcome
+        async with chatplug.AsyncClient(provider="testprov", api_key=api_key, base_url=server.base_url,
+                                        registry=registry) as aclient:
+            async def no_sleep(seconds: float) -> None:
+                return None
+
+            aclient._sleep = no_sleep
+            try:
+                astream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+                async with astream:
+                    try:
+                        outcome.chunks.extend([item async for item in astream])
+                        outcome.final = await astream.get_final_completion()
+                    finally:
+                        outcome.skipped = astream.skipped_events
+            except chatplug.APIError as exc:
+                outcome.error = exc
+        return outcome
+
+    return call
+
+
+def chatplug_records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(record.levelno, record.getMessage()) for record in caplog.records if record.name == "chatplug"]
+
+
+# ------------------------------------------------------- a whole JSON completion answering a stream request
+
+
+class SensitiveFinish(chatplug.ResponseNormalizer):
+    """Like GLM: a provider finish reason the contract does not know becomes
+    ``content_filter``, and the provider's own value stays in ``native_finish_reason``."""
+
+    def normalize_completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        for choice in body["choices"]:
+            if choice.get("finish_reason") == "sensitive":
+                choice["finish_reason"] = "content_filter"
+                choice["native_finish_reason"] = "sensitive"
+        return body
+
+    def normalize_chunk(self, data: dict[str, Any]) -> Sequence[dict[str, Any]]:
+        return (data,)
+
+
+class SensitiveProvider:
+    @chatplug.hookimpl
+    def chatplug_response_normalizer(self, provider: chatplug.Provider) -> chatplug.ResponseNormalizer | None:
+        return SensitiveFinish() if provider.id == "testprov" else None
+
+
+LOGPROBS = {"content": [{"token": "Hello", "logprob": -0.25, "bytes": [72, 101, 108, 108, 111], "top_logprobs": []}]}
+WHOLE = {
+    "id": "cmpl-whole-7",
+    "object": "chat.completion",
+    "created": 1700000123,
+    "model": "t-1-2026-05",
+    "system_fingerprint": "fp_44709d6fcb",
+    "service_tier": "flex",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "Hello",
+                "reasoning_content": "The user greets me.",
+                "tool_calls": [
+                    {"id": "call_7", "type": "function", "function": {"name": "lookup", "arguments": '{"a": 1}'}},
+                    {"id": "call_8", "type": "function", "function": {"name": "notify", "arguments": "{}"}},
+                ],
+            },
+            "finish_reason": "tool_calls",
+            "logprobs": LOGPROBS,
+        },
+        {
+            "index": 1,
+            "message": {"role": "assistant", "content": None, "refusal": "I can't help with that."},
+            "finish_reason": "sensitive",
+        },
+    ],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21},
+}
+
+#: The one chunk the client delivers for WHOLE: every field of the completion, as a delta.
+WHOLE_AS_CHUNK: dict[str, Any] = {
+    "id": "cmpl-whole-7",
+    "object": "chat.completion.chunk",
+    "created": 1700000123,
+    "model": "t-1-2026-05",
+    "system_fingerprint": "fp_44709d6fcb",
+    "service_tier": "flex",
+    "choices": [
+        {
+            "index": 0,
+            "delta": {
+                "role": "assistant",
+                "content": "Hello",
+                "reasoning_content": "The user greets me.",
+                "tool_calls": [
+                    {"index": 0, "id": "call_7", "type": "function",
+                     "function": {"name": "lookup", "arguments": '{"a": 1}'}},
+                    {"index": 1, "id": "call_8", "type": "function",
+                     "function": {"name": "notify", "arguments": "{}"}},
+                ],
+            },
+            "finish_reason": "tool_calls",
+            "logprobs": LOGPROBS,
+        },
+        {
+            "index": 1,
+            "delta": {"role": "assistant", "refusal": "I can't help with that."},
+            "finish_reason": "content_filter",
+            "native_finish_reason": "sensitive",
+        },
+    ],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21},
+}
+
+
+async def test_a_whole_json_completion_becomes_one_chunk_with_every_field(
+    server: FakeServer, registry: chatplug.PluginRegistry, stream_call: Runner, client: chatplug.Client
+) -> None:
+    registry.register(SensitiveProvider(), "sensitive-finish")
+    server.add(Reply.json(WHOLE), Reply.json(WHOLE))
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert [item.to_dict() for item in outcome.chunks] == [WHOLE_AS_CHUNK]
+    assert outcome.final is not None
+    # What the stream assembles is what the same body gives a non-stream call.
+    answer = client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert outcome.final.to_dict() == answer.to_dict()
+    assert answer.choices[1].to_dict() == {
+        "index": 1,
+        "message": {"role": "assistant", "content": None, "refusal": "I can't help with that."},
+        "finish_reason": "content_filter",
+        "native_finish_reason": "sensitive",
+    }
+    assert [request.json().get("stream") for request in server.requests] == [True, None]
+
+
+async def test_a_json_body_read_in_pieces_is_joined_whole(
+    server: FakeServer, stream_call: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = json.dumps(WHOLE).encode()
+    cuts = (body.index(b'"choices"'), body.index(b'"usage"'))
+    thirds = (body[: cuts[0]], body[cuts[0] : cuts[1]], body[cuts[1] :])  # chunked: the client reads three parts
+    server.add(Reply(headers=(("Content-Type", "application/json; charset=utf-8"),), chunks=thirds))
+    with caplog.at_level(logging.INFO, logger="chatplug"):
+        outcome = await stream_call()
+    assert outcome.error is None
+    assert [item.to_dict() for item in outcome.chunks] == [
+        {**WHOLE_AS_CHUNK, "choices": [WHOLE_AS_CHUNK["choices"][0], {  # no normalizer: "sensitive" stays
+            "index": 1, "delta": {"role": "assistant", "refusal": "I can't help with that."},
+            "finish_reason": "sensitive"}]}
+    ]
+    assert chatplug_records(caplog) == [
+        (logging.INFO, "testprov: the stream request was answered with a whole application/json completion; "
+                       "delivered as one chunk"),
+    ]
+
+
+async def test_an_event_stream_labelled_json_is_decoded_after_leading_blank_lines(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    server.add(Reply(headers=(("Content-Type", "application/json"),), body=b"\r\n\n" + HELLO + STOP + DONE))
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert [item.choices[0].delta.content for item in outcome.chunks] == ["Hel", "lo", None]
+    assert outcome.final is not None
+    assert outcome.final.choices[0].message.content == "Hello"
+    assert outcome.final.choices[0].finish_reason == "stop"
+
+
+async def test_a_json_body_that_is_no_completion_is_an_error_with_its_body_and_provider(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    server.add(Reply.json({"object": "list", "data": []}))
+    outcome = await stream_call()
+    error = outcome.error
+    assert type(error) is chatplug.APIResponseValidationError
+    assert str(error) == (
+        "testprov: the stream request was answered with Content-Type 'application/json', not text/event-stream, "
+        "and the body is not a chat completion (testprov: the response is not a chat completion: "
+        "it has no 'choices' list (its fields: data, object))"
+    )
+    assert error.provider == "testprov"
+    assert error.body == {"object": "list", "data": []}
+    assert error.partial is not None and error.partial.choices == []
+    assert outcome.chunks == []
+
+
+# ------------------------------------------------------- events with an unfamiliar event: name
+
+
+async def test_done_under_an_unfamiliar_event_name_ends_the_stream(server: FakeServer, stream_call: Runner) -> None:
+    # No finish_reason came: only the [DONE] (named "end" here) says the stream ended properly.
+    server.add(Reply.sse_bytes(HELLO + b"event: end\ndata: [DONE] \n\n"))  # (a bare [DONE] ends any event)
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert outcome.skipped == []
+    assert outcome.final is not None
+    assert outcome.final.choices[0].message.content == "Hello"
+    assert outcome.final.choices[0].finish_reason is None
+
+
+async def test_a_skipped_event_is_kept_and_logged_exactly(
+    server: FakeServer, stream_call: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    long_note = json.dumps({"note": "".join(f"{n:03d} " for n in range(80))}).encode()  # 332 bytes
+    server.add(Reply.sse_bytes(HELLO + b"event: debug\ndata: " + long_note + b"\n\n"
+                               + b"event: debug\ndata: {}\n\n" + STOP + DONE))
+    with caplog.at_level(logging.DEBUG, logger="chatplug"):
+        outcome = await stream_call()
+    assert outcome.error is None
+    assert outcome.skipped == [("debug", long_note), ("debug", b"{}")]
+    assert chatplug_records(caplog) == [
+        # the first time a name is seen: a warning showing the first 200 bytes of the data
+        (logging.WARNING, f"testprov: skipped a stream event named 'debug' that carries no chat chunk: "
+                          f"{long_note[:200].decode()}"),
+        (logging.DEBUG, "testprov: skipped a stream event named 'debug' that carries no chat chunk: {}"),
+    ]
+
+
+async def test_a_skipped_event_that_is_not_utf8_is_kept_and_logged_with_replacements(
+    server: FakeServer, stream_call: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    echo = b"\xff seen: Bearer " + API_KEY.encode()  # a server echoing the key, after a byte that is no UTF-8
+    server.add(Reply.sse_bytes(HELLO + b"event: debug\ndata: " + echo + b"\n\n"
+                               + b"event: trace\ndata: \xfe\xff ok\n\n" + STOP + DONE))
+    with caplog.at_level(logging.DEBUG, logger="chatplug"):
+        outcome = await stream_call()
+    assert outcome.error is None
+    assert outcome.skipped == [("debug", "\ufffd seen: ***".encode()), ("trace", b"\xfe\xff ok")]
+    skipped = "testprov: skipped a stream event named {!r} that carries no chat chunk: {}"
+    assert chatplug_records(caplog) == [
+        (logging.WARNING, skipped.format("debug", "\ufffd seen: ***")),
+        (logging.WARNING, skipped.format("trace", "\ufffd\ufffd ok")),
+    ]
+    assert API_KEY not in caplog.text
+
+
+# ------------------------------------------------------- a body cut inside an event
+
+
+async def test_a_body_cut_inside_an_event_names_its_last_80_bytes(server: FakeServer, stream_call: Runner) -> None:
+    tail = b"".join(b"%03d," % n for n in range(20))  # the last 80 bytes
+    cut = b'{"id": "chunk-1", "choices": [{"index": 0, "delta": {"content": "caf\xc3\xa9 \xff ' + b"=" * 20 + tail
+    server.add(Reply.sse_bytes(HELLO + b"data: " + cut))
+    outcome = await stream_call()
+    error = outcome.error
+    assert type(error) is chatplug.StreamInterruptedError
+    assert str(error) == (
+        "testprov: the body closed in the middle of an event after 2 chunks "
+        f"(it ended with {tail!r})"
+    )
+    assert error.provider == "testprov"
+    assert error.body == cut.decode("utf-8", "replace")
+    assert error.body.startswith('{"id": "chunk-1", "choices": [{"index": 0, "delta": {"content": "café \ufffd ====')
+    assert error.partial is not None and error.partial.choices[0].message.content == "Hello"
+
+
+# ------------------------------------------------------- a key pool that fails while a stream error is reported
+
+
+class QuotaInStream:
+    @chatplug.hookimpl
+    def chatplug_map_error(self, status_code: int | None, body: Any) -> chatplug.APIStatusError | None:
+        if isinstance(body, dict) and body.get("error", {}).get("code") == "quota":
+            return chatplug.QuotaExceededError("out of balance", status_code=status_code, code="quota", body=body)
+        return None
+
+
+class DownStorePool(chatplug.KeyPool):
+    """A pool whose shared store is down when a key is to be taken out."""
+
+    def remove(self, fingerprint: str, reason: str) -> bool:
+        raise ConnectionError("the shared key store is down")
+
+
+async def test_a_key_pool_failing_to_take_a_key_out_does_not_hide_the_stream_error(
+    server: FakeServer, registry: chatplug.PluginRegistry, stream_call: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry.register(QuotaInStream(), "quota-in-stream")
+    server.add(Reply.sse_bytes(HELLO + event({"error": {"message": "out of balance", "code": "quota"}})))
+    pool = DownStorePool(["sk-pool-key-one-0123456789", "sk-pool-key-two-0123456789"])
+    with caplog.at_level(logging.DEBUG, logger="chatplug"):
+        outcome = await stream_call(api_key=pool)
+    error = outcome.error
+    assert type(error) is chatplug.QuotaExceededError
+    assert error.message == "out of balance"
+    assert error.partial is not None and error.partial.choices[0].message.content == "Hello"
+    failures = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert [(record.name, record.getMessage()) for record in failures] == [
+        ("chatplug", "chatplug: reporting a stream error to the key pool failed")]
+    assert failures[0].exc_info is not None
+    assert repr(failures[0].exc_info[1]) == "ConnectionError('the shared key store is down')"
+    assert pool.status() == {chatplug.key_fingerprint(key): "ready" for key in
+                             ("sk-pool-key-one-0123456789", "sk-pool-key-two-0123456789")}
