@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import chatplug
+import httpx
 import pytest
 from chatplug.testing import FakeServer, Reply
 from core_support import API_KEY, MESSAGES, chunk
@@ -187,6 +188,11 @@ WHOLE_AS_CHUNK: dict[str, Any] = {
 }
 
 
+#: The same without a provider normalizer: the provider's finish reason stays as sent.
+WHOLE_AS_PLAIN_CHUNK: dict[str, Any] = {**WHOLE_AS_CHUNK, "choices": [WHOLE_AS_CHUNK["choices"][0], {
+    "index": 1, "delta": {"role": "assistant", "refusal": "I can't help with that."}, "finish_reason": "sensitive"}]}
+
+
 async def test_a_whole_json_completion_becomes_one_chunk_with_every_field(
     server: FakeServer, registry: chatplug.PluginRegistry, stream_call: Runner, client: chatplug.Client
 ) -> None:
@@ -218,11 +224,7 @@ async def test_a_json_body_read_in_pieces_is_joined_whole(
     with caplog.at_level(logging.INFO, logger="chatplug"):
         outcome = await stream_call()
     assert outcome.error is None
-    assert [item.to_dict() for item in outcome.chunks] == [
-        {**WHOLE_AS_CHUNK, "choices": [WHOLE_AS_CHUNK["choices"][0], {  # no normalizer: "sensitive" stays
-            "index": 1, "delta": {"role": "assistant", "refusal": "I can't help with that."},
-            "finish_reason": "sensitive"}]}
-    ]
+    assert [item.to_dict() for item in outcome.chunks] == [WHOLE_AS_PLAIN_CHUNK]
     assert chatplug_records(caplog) == [
         (logging.INFO, "testprov: the stream request was answered with a whole application/json completion; "
                        "delivered as one chunk"),
@@ -366,3 +368,166 @@ async def test_a_key_pool_failing_to_take_a_key_out_does_not_hide_the_stream_err
     assert repr(failures[0].exc_info[1]) == "ConnectionError('the shared key store is down')"
     assert pool.status() == {chatplug.key_fingerprint(key): "ready" for key in
                              ("sk-pool-key-one-0123456789", "sk-pool-key-two-0123456789")}
+
+
+# ------------------------------------------------------- what observers and the caller see around the chunks
+
+
+class Watcher:
+    """An observer of the whole call: the request sent, each chunk with its request, the end."""
+
+    def __init__(self) -> None:
+        self.requests: list[chatplug.RequestEvent] = []
+        self.chunks: list[tuple[chatplug.RequestEvent, chatplug.ChatCompletionChunk]] = []
+        self.finished: list[tuple[chatplug.ChatCompletion | None, BaseException | None]] = []
+        self.interrupt_at: int | None = None
+
+    @chatplug.hookimpl
+    def chatplug_on_request(self, request: chatplug.RequestEvent) -> None:
+        self.requests.append(request)
+
+    @chatplug.hookimpl
+    def chatplug_on_chunk(self, request: chatplug.RequestEvent, chunk: chatplug.ChatCompletionChunk) -> None:
+        self.chunks.append((request, chunk))
+        if len(self.chunks) == self.interrupt_at:
+            raise KeyboardInterrupt  # Ctrl-C pressed while an observer runs
+
+    @chatplug.hookimpl
+    def chatplug_on_finish(
+        self, completion: chatplug.ChatCompletion | None, error: BaseException | None
+    ) -> None:
+        self.finished.append((completion, error))
+
+
+@pytest.fixture
+def watcher(registry: chatplug.PluginRegistry) -> Watcher:
+    observer = Watcher()
+    registry.register(observer, "watcher")
+    return observer
+
+
+async def test_every_chunk_reaches_the_observer_with_its_request(
+    server: FakeServer, stream_call: Runner, watcher: Watcher
+) -> None:
+    # The last event has no closing blank line: its chunk is delivered when the body ends.
+    server.add(Reply.sse_bytes(HELLO + b"data: " + json.dumps(chunk({}, "stop")).encode()))
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert len(outcome.chunks) == 3 and len(watcher.requests) == 1
+    assert [(request, item) for request, item in watcher.chunks] == [
+        (watcher.requests[0], item) for item in outcome.chunks]
+    assert all(request is watcher.requests[0] for request, _ in watcher.chunks)
+    assert all(seen is delivered for (_, seen), delivered in zip(watcher.chunks, outcome.chunks, strict=True))
+
+
+async def test_a_whole_json_body_chunk_reaches_the_observer_with_its_request(
+    server: FakeServer, stream_call: Runner, watcher: Watcher
+) -> None:
+    server.add(Reply.json(WHOLE))
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert [(request, item.to_dict()) for request, item in watcher.chunks] == [
+        (watcher.requests[0], WHOLE_AS_PLAIN_CHUNK)]
+
+
+HELLO_DONE = HELLO + DONE  # no finish_reason: only [DONE] says the stream ended
+
+
+def test_a_stream_read_to_its_end_is_complete_after_close(server: FakeServer, client: chatplug.Client) -> None:
+    server.add(Reply.sse_bytes(HELLO_DONE))
+    with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+        assert len(list(stream)) == 2
+    final = stream.get_final_completion()  # after the with block closed it
+    assert (final.choices[0].message.content, final.choices[0].finish_reason) == ("Hello", None)
+
+
+async def test_async_a_stream_read_to_its_end_is_complete_after_close(
+    server: FakeServer, aclient: chatplug.AsyncClient
+) -> None:
+    server.add(Reply.sse_bytes(HELLO_DONE))
+    stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    async with stream:
+        assert len([item async for item in stream]) == 2
+    final = await stream.get_final_completion()
+    assert (final.choices[0].message.content, final.choices[0].finish_reason) == ("Hello", None)
+
+
+async def test_a_cut_connection_is_the_cause_of_the_stream_error(server: FakeServer, stream_call: Runner) -> None:
+    server.add(Reply.sse([chunk({"role": "assistant", "content": "Hel"}), chunk({"content": "lo"}), chunk({}, "stop")],
+                         close_after_chunks=2))
+    outcome = await stream_call()
+    error = outcome.error
+    assert type(error) is chatplug.StreamInterruptedError
+    assert type(error.__cause__) is httpx.RemoteProtocolError
+    assert str(error) == (
+        "testprov: the stream was cut after 2 chunks (testprov: connection failed (RemoteProtocolError: "
+        "peer closed connection without sending complete message body (incomplete chunked read)))")
+    assert error.partial is not None and error.partial.choices[0].message.content == "Hello"
+
+
+async def test_an_error_event_is_raised_without_a_cause(server: FakeServer, stream_call: Runner) -> None:
+    server.add(Reply.sse_bytes(HELLO + event({"error": {"message": "overloaded", "code": "busy"}})))
+    outcome = await stream_call()
+    error = outcome.error
+    assert type(error) is chatplug.APIStatusError
+    assert (error.message, error.code) == ("overloaded", "busy")
+    assert error.__cause__ is None
+
+
+async def test_a_malformed_chunk_error_keeps_the_structuring_error_as_its_cause(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    server.add(Reply.sse_bytes(HELLO + event({"id": "c", "choices": [{"index": "first", "delta": {}}]})))
+    outcome = await stream_call()
+    error = outcome.error
+    assert type(error) is chatplug.APIResponseValidationError
+    assert error.__cause__ is not None and error.__cause__ is not error
+    assert str(error).startswith("testprov: malformed stream chunk: ")
+
+
+def test_ctrl_c_during_a_stream_is_reported_as_its_end(
+    server: FakeServer, client: chatplug.Client, watcher: Watcher
+) -> None:
+    watcher.interrupt_at = 2
+    server.add(Reply.sse_bytes(HELLO + STOP + DONE))
+    with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+        seen = []
+        with pytest.raises(KeyboardInterrupt) as caught:
+            for item in stream:
+                seen.append(item)
+        assert len(seen) == 1
+        with pytest.raises(KeyboardInterrupt) as again:
+            stream.get_final_completion()
+    assert again.value is caught.value
+    assert len(watcher.finished) == 1
+    completion, error = watcher.finished[0]
+    assert error is caught.value
+    assert completion is not None and completion.choices[0].message.content == "Hello"
+
+
+async def test_async_a_cancelled_stream_reports_the_cancellation_as_its_end(
+    server: FakeServer, aclient: chatplug.AsyncClient, watcher: Watcher
+) -> None:
+    import asyncio
+
+    server.add(Reply.sse([chunk({"role": "assistant", "content": "Hel"}), chunk({"content": "lo"})],
+                         delay_between_chunks=60))  # the second chunk never comes before the cancel
+    first_chunk = asyncio.Event()
+    stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+
+    async def read() -> None:
+        async for _ in stream:
+            first_chunk.set()
+
+    task = asyncio.ensure_future(read())
+    await first_chunk.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with pytest.raises(asyncio.CancelledError):
+        await stream.get_final_completion()
+    assert len(watcher.finished) == 1
+    completion, error = watcher.finished[0]
+    assert type(error) is asyncio.CancelledError
+    assert completion is not None and completion.choices[0].message.content == "Hel"
+    await stream.close()
