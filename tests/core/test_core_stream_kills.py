@@ -531,3 +531,67 @@ async def test_async_a_cancelled_stream_reports_the_cancellation_as_its_end(
     assert type(error) is asyncio.CancelledError
     assert completion is not None and completion.choices[0].message.content == "Hel"
     await stream.close()
+
+
+# ------------------------------------------------------- the event-stream decoding, read by read
+
+BOM = b"\xef\xbb\xbf"
+
+
+def content_of(outcome: Outcome) -> str:
+    return "".join(item.choices[0].delta.content or "" for item in outcome.chunks if item.choices)
+
+
+async def test_a_byte_order_mark_counts_only_at_the_start_of_the_stream(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    # As in the WHATWG rules (and openai-python's decoder): one leading BOM is dropped; later, U+FEFF
+    # is part of the line, so "\ufeffdata:" is a field of another name, which is ignored.
+    first, second = event(chunk({"role": "assistant", "content": "Hel"})), event(chunk({"content": "lo"}))
+    server.add(Reply.sse([BOM + first, BOM + second, STOP], done=True))  # each piece its own read
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert content_of(outcome) == "Hel"
+    assert outcome.final is not None and outcome.final.choices[0].message.content == "Hel"
+
+
+async def test_line_endings_may_change_within_a_stream(server: FakeServer, stream_call: Runner) -> None:
+    hel, lo = (json.dumps(chunk(delta)).encode() for delta in ({"role": "assistant", "content": "Hel"},
+                                                                   {"content": "lo"}))
+    # CRLF, then a CR ending a read (a CRLF split between reads), then LF endings: a lone LF read later
+    # is a blank line of its own, not the second half of that CRLF.
+    server.add(Reply.sse([b"data: " + hel + b"\r\n\r", b"\ndata: " + lo + b"\n", b"\n", STOP], done=True))
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert [item.choices[0].delta.content for item in outcome.chunks] == ["Hel", "lo", None]
+
+
+async def test_an_event_split_over_data_lines_with_crlf_endings_is_joined(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    text = json.dumps(chunk({"role": "assistant", "content": "Hi"}, "stop"), indent=1).encode()
+    lines = b"".join(b"data: " + line + b"\r\n" for line in text.split(b"\n"))
+    assert lines.count(b"data: ") > 5
+    server.add(Reply.sse_bytes(lines + b"\r\n" + b"data: [DONE]\r\n\r\n"))
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert [item.to_dict() for item in outcome.chunks] == [chunk({"role": "assistant", "content": "Hi"}, "stop")]
+
+
+async def test_an_event_name_that_is_not_utf8_is_kept_with_replacements(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    server.add(Reply.sse_bytes(HELLO + b"event: d\xffbug\ndata: {}\n\n" + STOP + DONE))
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert outcome.skipped == [("d\ufffdbug", b"{}")]
+    assert content_of(outcome) == "Hello"
+
+
+async def test_a_json_content_type_with_several_parameters_is_read_as_a_whole_body(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    server.add(Reply.json(WHOLE, headers={"Content-Type": "application/json; charset=utf-8; profile=chat"}))
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert [item.to_dict() for item in outcome.chunks] == [WHOLE_AS_PLAIN_CHUNK]
