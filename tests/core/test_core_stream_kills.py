@@ -257,7 +257,8 @@ async def test_a_json_body_that_is_no_completion_is_an_error_with_its_body_and_p
     )
     assert error.provider == "testprov"
     assert error.body == {"object": "list", "data": []}
-    assert error.partial is not None and error.partial.choices == []
+    assert error.partial is not None
+    assert error.partial.to_dict() == {"id": "", "object": "chat.completion", "created": 0, "model": "", "choices": []}
     assert outcome.chunks == []
 
 
@@ -595,3 +596,55 @@ async def test_a_json_content_type_with_several_parameters_is_read_as_a_whole_bo
     outcome = await stream_call()
     assert outcome.error is None
     assert [item.to_dict() for item in outcome.chunks] == [WHOLE_AS_PLAIN_CHUNK]
+
+
+async def test_events_named_message_are_read_like_unnamed_ones(server: FakeServer, stream_call: Runner) -> None:
+    # "message" is the event type of an event without an event: line, so naming it changes nothing,
+    # even for a usage report that carries no "choices" at all.
+    usage = {"id": "chunk-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "t-1",
+             "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+    values = [chunk({"role": "assistant", "content": "Hel"}), chunk({"content": "lo"}), chunk({}, "stop"), usage]
+    server.add(Reply.sse_bytes(b"".join(b"event: message\n" + event(value) for value in values) + DONE))
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert outcome.skipped == []
+    assert len(outcome.chunks) == 4
+    assert outcome.final is not None
+    assert outcome.final.to_dict() == {
+        "id": "chunk-1", "object": "chat.completion", "created": 1700000000, "model": "t-1",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+
+
+# ------------------------------------------------------- what the final completion assembles
+
+
+def token(text: str) -> dict[str, Any]:
+    return {"token": text, "logprob": -0.5, "bytes": list(text.encode()), "top_logprobs": []}
+
+
+async def test_a_refusal_over_several_chunks_is_joined_with_its_logprobs(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    pieces = ["I can't ", "help with ", "that."]
+    values = [chunk({"role": "assistant", "refusal": piece} if n == 0 else {"refusal": piece},
+                    logprobs={"content": None, "refusal": [token(piece)]}) for n, piece in enumerate(pieces)]
+    for value in values:  # the chunk() helper puts extra fields on the chunk: logprobs belong to the choice
+        value["choices"][0]["logprobs"] = value.pop("logprobs")
+    server.add(Reply.sse([*values, chunk({}, "stop")]))
+    outcome = await stream_call()
+    assert outcome.error is None and outcome.final is not None
+    assert outcome.final.choices[0].to_dict() == {
+        "index": 0,
+        "message": {"role": "assistant", "content": None, "refusal": "I can't help with that."},
+        "finish_reason": "stop",
+        "logprobs": {"refusal": [token(piece) for piece in pieces]},
+    }
+
+
+async def test_the_role_a_stream_sends_is_kept(server: FakeServer, stream_call: Runner) -> None:
+    server.add(Reply.sse([chunk({"role": "model", "content": "Hi"}), chunk({}, "stop")]))
+    outcome = await stream_call()
+    assert outcome.final is not None
+    assert outcome.final.choices[0].message.to_dict() == {"role": "model", "content": "Hi"}
