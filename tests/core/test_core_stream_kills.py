@@ -648,3 +648,26 @@ async def test_the_role_a_stream_sends_is_kept(server: FakeServer, stream_call: 
     outcome = await stream_call()
     assert outcome.final is not None
     assert outcome.final.choices[0].message.to_dict() == {"role": "model", "content": "Hi"}
+
+
+async def test_a_stream_that_never_names_the_role_gives_an_assistant_message(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    server.add(Reply.sse([chunk({"content": "Hi"}), chunk({}, "stop")]))
+    outcome = await stream_call()
+    assert outcome.final is not None
+    assert outcome.final.choices[0].message.to_dict() == {"role": "assistant", "content": "Hi"}
+
+
+async def test_a_streamed_tool_call_keeps_the_type_it_was_sent_with(server: FakeServer, stream_call: Runner) -> None:
+    # Moonshot's builtin web search comes back as a call of type "builtin_function".
+    call = {"index": 0, "id": "$web_search-1", "type": "builtin_function",
+            "function": {"name": "$web_search", "arguments": '{"search_result": {"search_id": "s-1"}}'}}
+    server.add(Reply.sse([chunk({"role": "assistant", "tool_calls": [call]}), chunk({}, "tool_calls")]))
+    outcome = await stream_call()
+    assert outcome.final is not None
+    calls = outcome.final.choices[0].message.tool_calls
+    assert calls is not None
+    assert [item.to_dict() for item in calls] == [
+        {"id": "$web_search-1", "type": "builtin_function",
+         "function": {"name": "$web_search", "arguments": '{"search_result": {"search_id": "s-1"}}'}}]
