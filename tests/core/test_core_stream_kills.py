@@ -671,3 +671,14 @@ async def test_a_streamed_tool_call_keeps_the_type_it_was_sent_with(server: Fake
     assert [item.to_dict() for item in calls] == [
         {"id": "$web_search-1", "type": "builtin_function",
          "function": {"name": "$web_search", "arguments": '{"search_result": {"search_id": "s-1"}}'}}]
+
+
+async def test_a_stream_of_only_done_is_an_error_naming_the_provider(server: FakeServer, stream_call: Runner) -> None:
+    server.add(Reply.sse([]))  # data: [DONE] and nothing else
+    outcome = await stream_call()
+    error = outcome.error
+    assert type(error) is chatplug.APIResponseValidationError
+    assert str(error) == (
+        "testprov: the stream sent [DONE] without any chunk before it; there is no completion to return")
+    assert error.provider == "testprov"
+    assert outcome.chunks == []
