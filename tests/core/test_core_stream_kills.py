@@ -682,3 +682,46 @@ async def test_a_stream_of_only_done_is_an_error_naming_the_provider(server: Fak
         "testprov: the stream sent [DONE] without any chunk before it; there is no completion to return")
     assert error.provider == "testprov"
     assert outcome.chunks == []
+
+
+@pytest.mark.parametrize(
+    ("data", "text", "code", "body"),
+    [
+        (b'{"message": "model overloaded", "type": "overloaded_error"}',
+         "testprov, code overloaded_error: model overloaded", "overloaded_error",
+         {"message": "model overloaded", "type": "overloaded_error"}),
+        (b"upstream timed out", "testprov: upstream timed out", None, "upstream timed out"),
+    ],
+    ids=["flat-json", "text"],
+)
+async def test_an_error_event_whose_data_is_no_error_object_is_still_raised(
+    server: FakeServer, stream_call: Runner, data: bytes, text: str, code: str | None, body: Any
+) -> None:
+    server.add(Reply.sse_bytes(HELLO + b"event: error\ndata: " + data + b"\n\n" + STOP + DONE))
+    outcome = await stream_call()
+    error = outcome.error
+    assert type(error) is chatplug.APIStatusError
+    assert (str(error), error.code, error.body, error.provider) == (text, code, body, "testprov")
+    assert error.partial is not None and error.partial.choices[0].message.content == "Hello"
+    assert outcome.skipped == []
+
+
+async def test_an_event_with_text_after_its_json_is_malformed(server: FakeServer, stream_call: Runner) -> None:
+    server.add(Reply.sse_bytes(HELLO + b'data: {"id": "x"} trailing\n\n' + STOP + DONE))
+    outcome = await stream_call()
+    error = outcome.error
+    assert type(error) is chatplug.APIResponseValidationError
+    assert str(error) == (
+        "testprov: malformed JSON in stream event (Extra data: line 1 column 13 (char 12)): "
+        "b'{\"id\": \"x\"} trailing'")
+    assert error.partial is not None and error.partial.choices[0].message.content == "Hello"
+
+
+async def test_an_event_with_blank_data_is_skipped_and_the_rest_of_the_read_kept(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    hel, lo = HELLO.split(b"\n\n")[:2]
+    server.add(Reply.sse_bytes(hel + b"\n\ndata:\n\n" + lo + b"\n\n" + STOP + DONE))  # one read
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert [item.choices[0].delta.content for item in outcome.chunks] == ["Hel", "lo", None]
