@@ -64,7 +64,8 @@ def stream_call(request: pytest.FixtureRequest, server: FakeServer, registry: ch
                 try:
                     with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
                         try:
-                            outcome.chunks.extend(stream)
+                            for item in stream:
+                                outcome.chunks.append(item)
                             outcome.final = stream.get_final_completion()
                         finally:
                             outcome.skipped = stream.skipped_events
@@ -81,7 +82,8 @@ def stream_call(request: pytest.FixtureRequest, server: FakeServer, registry: ch
                 astream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
                 async with astream:
                     try:
-                        outcome.chunks.extend([item async for item in astream])
+                        async for item in astream:
+                            outcome.chunks.append(item)
                         outcome.final = await astream.get_final_completion()
                     finally:
                         outcome.skipped = astream.skipped_events
@@ -725,3 +727,37 @@ async def test_an_event_with_blank_data_is_skipped_and_the_rest_of_the_read_kept
     outcome = await stream_call()
     assert outcome.error is None
     assert [item.choices[0].delta.content for item in outcome.chunks] == ["Hel", "lo", None]
+
+
+class SensitiveStop(chatplug.ResponseNormalizer):
+    """Like GLM: a chunk finishing with "sensitive" is delivered, then the stream ends with a content-filter error."""
+
+    def normalize_chunk(self, data: dict[str, Any]) -> Sequence[dict[str, Any]]:
+        for choice in data.get("choices", ()):
+            if choice.get("finish_reason") == "sensitive":
+                choice["finish_reason"] = "content_filter"
+                self.deferred_error = chatplug.ContentFilterError("the reply was stopped by the content filter")
+        return (data,)
+
+
+class SensitiveStopProvider:
+    @chatplug.hookimpl
+    def chatplug_response_normalizer(self, provider: chatplug.Provider) -> chatplug.ResponseNormalizer | None:
+        return SensitiveStop() if provider.id == "testprov" else None
+
+
+async def test_nothing_after_a_deferred_error_is_read_or_delivered(
+    server: FakeServer, registry: chatplug.PluginRegistry, stream_call: Runner
+) -> None:
+    registry.register(SensitiveStopProvider(), "sensitive-stop")
+    # A server that goes on after the chunk that ended the reply: each piece is its own read.
+    server.add(Reply.sse([chunk({"role": "assistant", "content": "Hel"}), chunk({"content": "lo"}, "sensitive"),
+                          chunk({"content": " again"}), chunk({}, "stop")]))
+    outcome = await stream_call()
+    error = outcome.error
+    assert type(error) is chatplug.ContentFilterError
+    assert [(item.choices[0].delta.content, item.choices[0].finish_reason) for item in outcome.chunks] == [
+        ("Hel", None), ("lo", "content_filter")]
+    assert error.partial is not None
+    assert (error.partial.choices[0].message.content, error.partial.choices[0].finish_reason) == (
+        "Hello", "content_filter")
