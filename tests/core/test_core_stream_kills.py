@@ -761,3 +761,17 @@ async def test_nothing_after_a_deferred_error_is_read_or_delivered(
     assert error.partial is not None
     assert (error.partial.choices[0].message.content, error.partial.choices[0].finish_reason) == (
         "Hello", "content_filter")
+
+
+async def test_an_event_that_is_json_but_no_object_is_an_error_showing_its_first_200_bytes(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    values = [f"item {n:03d}" for n in range(30)]  # a JSON array of 330 bytes
+    data = json.dumps(values).encode()
+    server.add(Reply.sse_bytes(HELLO + b"data: " + data + b"\n\n" + STOP + DONE))
+    outcome = await stream_call()
+    error = outcome.error
+    assert type(error) is chatplug.APIResponseValidationError
+    assert str(error) == f"testprov: stream event is not a JSON object: {data[:200]!r}"
+    assert (error.provider, error.body) == ("testprov", values)
+    assert error.partial is not None and error.partial.choices[0].message.content == "Hello"
