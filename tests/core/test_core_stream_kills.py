@@ -480,12 +480,14 @@ async def test_an_error_event_is_raised_without_a_cause(server: FakeServer, stre
 async def test_a_malformed_chunk_error_keeps_the_structuring_error_as_its_cause(
     server: FakeServer, stream_call: Runner
 ) -> None:
-    server.add(Reply.sse_bytes(HELLO + event({"id": "c", "choices": [{"index": "first", "delta": {}}]})))
+    bad = {"id": "c", "choices": [{"index": "first", "delta": {}}]}
+    server.add(Reply.sse_bytes(HELLO + event(bad)))
     outcome = await stream_call()
     error = outcome.error
     assert type(error) is chatplug.APIResponseValidationError
     assert error.__cause__ is not None and error.__cause__ is not error
     assert str(error).startswith("testprov: malformed stream chunk: ")
+    assert (error.provider, error.body) == ("testprov", bad)
 
 
 def test_ctrl_c_during_a_stream_is_reported_as_its_end(
@@ -775,3 +777,16 @@ async def test_an_event_that_is_json_but_no_object_is_an_error_showing_its_first
     assert str(error) == f"testprov: stream event is not a JSON object: {data[:200]!r}"
     assert (error.provider, error.body) == ("testprov", values)
     assert error.partial is not None and error.partial.choices[0].message.content == "Hello"
+
+
+async def test_a_usage_next_to_the_choices_wins_over_one_inside_a_choice(
+    server: FakeServer, stream_call: Runner
+) -> None:
+    top = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    last = chunk({}, "stop", usage=top)
+    last["choices"][0]["usage"] = {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18}
+    server.add(Reply.sse_bytes(HELLO + event(last) + DONE))
+    outcome = await stream_call()
+    assert outcome.final is not None and outcome.final.usage is not None
+    assert outcome.final.usage.to_dict() == top
+    assert outcome.chunks[-1].usage is not None and outcome.chunks[-1].usage.to_dict() == top
