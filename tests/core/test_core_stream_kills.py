@@ -384,6 +384,7 @@ class Watcher:
         self.chunks: list[tuple[chatplug.RequestEvent, chatplug.ChatCompletionChunk]] = []
         self.finished: list[tuple[chatplug.ChatCompletion | None, BaseException | None]] = []
         self.interrupt_at: int | None = None
+        self.errors: list[tuple[chatplug.RequestEvent, chatplug.APIError, bool]] = []
 
     @chatplug.hookimpl
     def chatplug_on_request(self, request: chatplug.RequestEvent) -> None:
@@ -400,6 +401,10 @@ class Watcher:
         self, completion: chatplug.ChatCompletion | None, error: BaseException | None
     ) -> None:
         self.finished.append((completion, error))
+
+    @chatplug.hookimpl
+    def chatplug_on_error(self, request: chatplug.RequestEvent, error: chatplug.APIError, will_retry: bool) -> None:
+        self.errors.append((request, error, will_retry))
 
 
 @pytest.fixture
@@ -790,3 +795,49 @@ async def test_a_usage_next_to_the_choices_wins_over_one_inside_a_choice(
     assert outcome.final is not None and outcome.final.usage is not None
     assert outcome.final.usage.to_dict() == top
     assert outcome.chunks[-1].usage is not None and outcome.chunks[-1].usage.to_dict() == top
+
+
+async def test_an_error_event_is_reported_to_observers_once_as_final(
+    server: FakeServer, stream_call: Runner, watcher: Watcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.add(Reply.sse_bytes(HELLO + event({"error": {"message": "overloaded", "code": "busy"}})))
+    with caplog.at_level(logging.DEBUG, logger="chatplug"):
+        outcome = await stream_call()
+    error = outcome.error
+    assert type(error) is chatplug.APIStatusError
+    assert [(request, seen, will_retry) for request, seen, will_retry in watcher.errors] == [
+        (watcher.requests[0], error, False)]
+    assert watcher.errors[0][1] is error and watcher.errors[0][2] is False
+    assert [(completion is not None, seen) for completion, seen in watcher.finished] == [(True, error)]
+    # no key pool here: nothing is reported to one, and nothing is logged as failing
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
+def test_a_stream_closed_early_says_so_when_its_completion_is_asked_for(
+    server: FakeServer, client: chatplug.Client
+) -> None:
+    server.add(Reply.sse([chunk({"role": "assistant", "content": "Hel"}), chunk({"content": "lo"}), chunk({}, "stop")]))
+    with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+        first = next(iter(stream))
+    assert first.choices[0].delta.content == "Hel"
+    with pytest.raises(chatplug.StreamInterruptedError) as caught:
+        stream.get_final_completion()
+    error = caught.value
+    assert str(error) == "testprov: the stream was closed after 1 chunks, before it finished"
+    assert error.provider == "testprov"
+    assert error.partial is not None and error.partial.choices[0].message.content == "Hel"
+
+
+async def test_async_a_stream_closed_early_says_so_when_its_completion_is_asked_for(
+    server: FakeServer, aclient: chatplug.AsyncClient
+) -> None:
+    server.add(Reply.sse([chunk({"role": "assistant", "content": "Hel"}), chunk({"content": "lo"}), chunk({}, "stop")]))
+    stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    async with stream:
+        first = await stream.__anext__()
+    assert first.choices[0].delta.content == "Hel"
+    with pytest.raises(chatplug.StreamInterruptedError) as caught:
+        await stream.get_final_completion()
+    error = caught.value
+    assert str(error) == "testprov: the stream was closed after 1 chunks, before it finished"
+    assert error.provider == "testprov"
