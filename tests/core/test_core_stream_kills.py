@@ -398,8 +398,9 @@ class Watcher:
 
     @chatplug.hookimpl
     def chatplug_on_finish(
-        self, completion: chatplug.ChatCompletion | None, error: BaseException | None
+        self, request: chatplug.RequestEvent, completion: chatplug.ChatCompletion | None, error: BaseException | None
     ) -> None:
+        assert request is self.requests[-1], "chatplug_on_finish got another request than the one sent"
         self.finished.append((completion, error))
 
     @chatplug.hookimpl
