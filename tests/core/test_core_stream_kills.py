@@ -842,3 +842,10 @@ async def test_async_a_stream_closed_early_says_so_when_its_completion_is_asked_
     error = caught.value
     assert str(error) == "testprov: the stream was closed after 1 chunks, before it finished"
     assert error.provider == "testprov"
+
+
+async def test_a_structured_json_content_type_is_read_as_a_whole_body(server: FakeServer, stream_call: Runner) -> None:
+    server.add(Reply.json(WHOLE, headers={"Content-Type": "application/vnd.chat+json"}))
+    outcome = await stream_call()
+    assert outcome.error is None
+    assert [item.to_dict() for item in outcome.chunks] == [WHOLE_AS_PLAIN_CHUNK]
