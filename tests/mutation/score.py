@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = tally(verdicts, equivalent)
     print(table(rows))
     survivors = sorted(name for name, verdict in verdicts.items() if verdict == "survived" and name not in equivalent)
-    stale = sorted(name for name in equivalent if name in verdicts and verdicts[name] != "survived")
+    stale = sorted(name for name in equivalent if verdicts.get(name) in ("killed", "timeout", "caught by type check"))
     unknown = sorted(name for name in equivalent if name not in verdicts)
     for title, names in (("Survivors neither killed nor explained in docs/mutation.md", survivors),
                          ("Explained as equivalent in docs/mutation.md but no longer surviving", stale),
