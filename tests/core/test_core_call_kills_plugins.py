@@ -46,3 +46,15 @@ def test_the_cores_own_hooks_are_registered_as_chatplug_defaults() -> None:
         registry.register(BrokenProviders(), "chatplug.defaults")
     assert str(caught.value).startswith("plugin 'chatplug.defaults' could not be registered: ")
     assert registry.pm.get_plugin("chatplug.defaults") is chatplug._defaults
+
+
+def test_an_unknown_provider_id_names_itself_and_the_installed_ones() -> None:
+    from core_support import ProviderPlugin
+
+    registry = chatplug.PluginRegistry(load_entrypoints=False)
+    registry.register(ProviderPlugin(*(chatplug.Provider(id=name, base_url=f"https://{name}.example/v1")
+                                       for name in ("zeta", "alpha"))), "two-providers")
+    with pytest.raises(chatplug.ModelNotFoundError) as caught:
+        registry.provider("nope")
+    assert (caught.value.model, caught.value.providers) == ("nope", ("alpha", "zeta"))
+    assert str(caught.value) == "no installed provider has id 'nope'; installed providers: alpha, zeta"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 import warnings
+from pathlib import Path
 
 import chatplug
 import httpx
@@ -28,9 +29,15 @@ def calls_to(base_urls: list[str], registry: chatplug.PluginRegistry) -> tuple[l
         for base_url in base_urls:
             with chatplug.Client(provider="testprov", api_key=API_KEY, base_url=base_url, registry=registry,
                                  http_client=lent) as client:
-                client.chat.completions.create(model="t-1", messages=MESSAGES)
+                client.chat.completions.create(model="t-1", messages=MESSAGES)  # the line a warning names
     assert all(item.category is UserWarning for item in caught)
+    # The warning points at the user's own line (this call), not at a line inside chatplug.
+    assert [(item.filename, item.lineno) for item in caught] == [(__file__, CALL_LINE)] * len(caught)
     return [str(item.message) for item in caught], seen
+
+
+CALL_LINE = next(number for number, line in enumerate(Path(__file__).read_text(encoding="utf-8").splitlines(), 1)
+                 if line.rstrip().endswith("# the line a warning names"))
 
 
 def fresh_host(label: str) -> str:
@@ -62,12 +69,13 @@ def test_each_new_host_gets_its_own_warning(registry: chatplug.PluginRegistry) -
 
 @pytest.mark.parametrize(
     "base_url",
-    ["https://{host}/v1", "http://localhost:9/v1", "http://[::1]:9/v1", "http://127.0.0.1:9/v1",
-     "http://127.8.9.10/v1"],
+    ["https://{host}/v1", "http://localhost:9/{path}/v1", "http://[::1]:9/{path}/v1", "http://127.0.0.1:9/{path}/v1",
+     "http://127.8.9.10/{path}/v1"],
     ids=["https", "localhost", "ipv6-loopback", "ipv4-loopback", "other-127"],
 )
 def test_https_and_loopback_never_warn(registry: chatplug.PluginRegistry, base_url: str) -> None:
-    messages, seen = calls_to([base_url.format(host=fresh_host("tls"))], registry)
+    # A URL no other test used: each URL is checked once per process, so a seen one would prove nothing.
+    messages, seen = calls_to([base_url.format(host=fresh_host("tls"), path=uuid.uuid4().hex)], registry)
     assert messages == []
     assert len(seen) == 1
 

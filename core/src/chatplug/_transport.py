@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
+from types import FrameType
 from typing import Any, TypeVar
 
 import attrs
@@ -273,7 +275,20 @@ def warn_insecure(url: str) -> None:
 
     message = f"chatplug: sending an API key over plain http to {host}; use https"
     logger.warning(message)
-    warnings.warn(message, stacklevel=3)
+    warnings.warn(message, stacklevel=_caller_stacklevel())
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning from this module's caller name the first line outside
+    chatplug: the user's call, however deep inside chatplug the warning was raised."""
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    level = 2  # level 1 is the function that warns, 2 its caller
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _is_loopback_address(host: str) -> bool:
