@@ -5,6 +5,9 @@ docs/mutation.md)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import chatplug
 import chatplug._defaults
 import pytest
@@ -58,3 +61,51 @@ def test_an_unknown_provider_id_names_itself_and_the_installed_ones() -> None:
         registry.provider("nope")
     assert (caught.value.model, caught.value.providers) == ("nope", ("alpha", "zeta"))
     assert str(caught.value) == "no installed provider has id 'nope'; installed providers: alpha, zeta"
+
+
+RAISING = '''
+import chatplug
+
+@chatplug.hookimpl
+def chatplug_providers():
+    raise RuntimeError("no providers today")
+'''
+
+
+def test_a_providers_hook_that_raises_is_reported_with_its_distribution_and_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_core_promises import add_distribution
+
+    add_distribution(tmp_path, "kill-raising-providers", "kraising", "cp_kill_raising", RAISING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "cp_kill_raising", raising=False)
+    environ = {"CHATPLUG_PLUGINS": "kraising"}
+    registry = chatplug.PluginRegistry(environ=environ)
+    assert registry.providers() == {}
+    error = "chatplug_providers failed: RuntimeError: no providers today"
+    assert [(f.name, f.distribution, f.version, f.error) for f in registry.failures()] == [
+        ("kraising", "kill-raising-providers", "1.0", error)
+    ]
+    strict = chatplug.PluginRegistry(environ={**environ, "CHATPLUG_STRICT_PLUGINS": "1"})
+    with pytest.raises(chatplug.PluginError) as caught:
+        strict.providers()
+    assert str(caught.value) == f"plugin 'kraising' from kill-raising-providers 1.0 failed: {error}"
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+
+class NotProviders:
+    """A plugin whose providers hook returns something that is not a Provider."""
+
+    @chatplug.hookimpl
+    def chatplug_providers(self) -> list[object]:
+        return [42]
+
+
+def test_a_providers_hook_returning_other_objects_names_their_type() -> None:
+    registry = chatplug.PluginRegistry(load_entrypoints=False)
+    registry.register(NotProviders(), "not-providers")
+    assert registry.providers() == {}
+    assert [f.error for f in registry.failures()] == [
+        "chatplug_providers failed: TypeError: expected chatplug.Provider records, got int"
+    ]
