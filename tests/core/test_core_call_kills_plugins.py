@@ -5,6 +5,7 @@ docs/mutation.md)."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -109,3 +110,39 @@ def test_a_providers_hook_returning_other_objects_names_their_type() -> None:
     assert [f.error for f in registry.failures()] == [
         "chatplug_providers failed: TypeError: expected chatplug.Provider records, got int"
     ]
+
+
+DECLARING = '''
+import chatplug
+
+@chatplug.hookimpl
+def chatplug_providers():
+    return [chatplug.Provider(id=pid, base_url="https://" + pid + ".example/v1") for pid in {ids!r}]
+'''
+
+
+def test_a_failing_plugin_and_clashes_leave_every_other_provider_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three installed plugins declare one id (each with one of its own) next to one whose hook raises."""
+    from test_core_promises import add_distribution
+
+    add_distribution(tmp_path, "kill-a-raising", "kfirst", "cp_kill_first", RAISING)
+    for letter in "abc":
+        add_distribution(tmp_path, f"kill-dup-{letter}", f"kdup{letter}", f"cp_kill_dup_{letter}",
+                         DECLARING.format(ids=("dup", f"{letter}-only")))
+        monkeypatch.delitem(sys.modules, f"cp_kill_dup_{letter}", raising=False)
+    monkeypatch.delitem(sys.modules, "cp_kill_first", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = chatplug.PluginRegistry(environ={"CHATPLUG_PLUGINS": "kfirst, kdupa, kdupb, kdupc"})
+    with caplog.at_level(logging.WARNING, logger="chatplug"):
+        assert sorted(registry.providers()) == ["a-only", "b-only", "c-only"]
+    clash = registry.failures()[-1]
+    assert (clash.name, clash.distribution, clash.version) == ("dup", None, None)
+    assert clash.error.startswith("provider id 'dup' is declared by both kill-dup-")
+    assert clash.error.endswith("; uninstall one, or block one with CHATPLUG_DISABLE_PLUGINS")
+    clash_lines = [record.getMessage() for record in caplog.records if "declared by both" in record.getMessage()]
+    assert clash_lines == [clash.error]
+    with pytest.raises(chatplug.PluginError) as caught:
+        registry.provider("dup")
+    assert str(caught.value) == clash.error
