@@ -38,12 +38,26 @@ MUTANT = re.compile(r"[A-Za-z_][\w.ǁ]*__mutmut_\d+")
 VERDICT_LINE = re.compile(r"^\s*(" + MUTANT.pattern + r"): (.+?)\s*$")
 
 
+def _named_under(doc: str, heading: str) -> set[str] | None:
+    """Mutant names in backticks under a heading starting with ``heading`` (to the next one of its level)."""
+    match = re.search(rf"^(#+) {heading}\b.*?$(.*?)(?=^\1 |\Z)", doc, flags=re.MULTILINE | re.DOTALL)
+    if match is None:
+        return None
+    return {name for name in re.findall(r"`([^`]+)`", match.group(2)) if MUTANT.fullmatch(name)}
+
+
 def explained_equivalents(doc: str) -> set[str]:
     """Mutant names in backticks under the doc's "Equivalent" heading (up to the next heading of its level)."""
-    match = re.search(r"^(#+) Equivalent\b.*?$(.*?)(?=^\1 |\Z)", doc, flags=re.MULTILINE | re.DOTALL)
-    if match is None:
+    names = _named_under(doc, "Equivalent")
+    if names is None:
         raise SystemExit(f"{DOC} has no 'Equivalent' heading: the record of equivalent mutants is missing")
-    return {name for name in re.findall(r"`([^`]+)`", match.group(2)) if MUTANT.fullmatch(name)}
+    return names
+
+
+def documented_survivors(doc: str) -> set[str]:
+    """Mutant names under the doc's "Not killed" heading: survivors it names and explains, which count
+    against the score but do not fail the check."""
+    return _named_under(doc, "Not killed") or set()
 
 
 def parse_verdicts(text: str) -> dict[str, str]:
@@ -124,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     equivalent = explained_equivalents(DOC.read_text(encoding="utf-8"))
     rows = tally(verdicts, equivalent)
     print(table(rows))
-    survivors = sorted(name for name, verdict in verdicts.items() if verdict == "survived" and name not in equivalent)
+    documented = documented_survivors(DOC.read_text(encoding="utf-8"))
+    survivors = sorted(name for name, verdict in verdicts.items()
+                       if verdict == "survived" and name not in equivalent | documented)
     stale = sorted(name for name in equivalent if verdicts.get(name) in ("killed", "timeout", "caught by type check"))
     unknown = sorted(name for name in equivalent if name not in verdicts)
     for title, names in (("Survivors neither killed nor explained in docs/mutation.md", survivors),

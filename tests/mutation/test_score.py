@@ -61,3 +61,15 @@ def test_a_later_run_replaces_earlier_verdicts_but_not_with_not_checked(tmp_path
                       "    chatplug.errors.x_a__mutmut_3: killed\n", encoding="utf-8")
     assert score.main([str(first), str(second), "--check", "90"]) == 0
     assert score.main([str(first), "--check", "90"]) == 1
+
+
+def test_a_survivor_the_doc_names_under_not_killed_counts_but_does_not_fail(tmp_path: Path) -> None:
+    documented = sorted(score.documented_survivors(score.DOC.read_text(encoding="utf-8")))
+    assert documented, "docs/mutation.md names no survivor under 'Not killed'"
+    verdicts = tmp_path / "verdicts.txt"
+    lines = [f"    {name}: survived" for name in documented]
+    lines += [f"    chatplug.errors.x_killed__mutmut_{n}: killed" for n in range(1, 1000)]
+    verdicts.write_text("\n".join(lines), encoding="utf-8")
+    assert score.main([str(verdicts), "--check", "90"]) == 0
+    rows = score.tally(score.parse_verdicts(verdicts.read_text(encoding="utf-8")), equivalent=set())
+    assert rows["all"]["survived"] == len(documented)
