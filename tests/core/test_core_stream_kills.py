@@ -24,28 +24,13 @@ import httpx
 import pytest
 from chatplug.testing import FakeServer, Reply
 from core_support import API_KEY, MESSAGES, chunk
+from test_core_stream_edges import HELLO, STOP, Outcome, event, run_async, run_sync
 
 MODEL = "t-1"
 pytestmark = pytest.mark.anyio
 
 
-def event(value: Any) -> bytes:
-    return b"data: " + json.dumps(value).encode() + b"\n\n"
-
-
-HELLO = event(chunk({"role": "assistant", "content": "Hel"})) + event(chunk({"content": "lo"}))
-STOP = event(chunk({}, "stop"))
 DONE = b"data: [DONE]\n\n"
-
-
-class Outcome:
-    """What one streamed call produced: the chunks, then the final completion or the error."""
-
-    def __init__(self) -> None:
-        self.chunks: list[chatplug.ChatCompletionChunk] = []
-        self.final: chatplug.ChatCompletion | None = None
-        self.error: chatplug.APIError | None = None
-        self.skipped: list[tuple[str, bytes]] = []
 
 
 Runner = Callable[..., Awaitable[Outcome]]
@@ -56,40 +41,18 @@ def stream_call(request: pytest.FixtureRequest, server: FakeServer, registry: ch
     """Runs one streamed call with the sync or the async client (each test runs with both)."""
 
     async def call(api_key: Any = API_KEY) -> Outcome:
-        outcome = Outcome()
         if request.param == "sync":
             with chatplug.Client(provider="testprov", api_key=api_key, base_url=server.base_url,
                                  registry=registry) as client:
                 client._sleep = lambda seconds: None
-                try:
-                    with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
-                        try:
-                            for item in stream:
-                                outcome.chunks.append(item)
-                            outcome.final = stream.get_final_completion()
-                        finally:
-                            outcome.skipped = stream.skipped_events
-                except chatplug.APIError as exc:
-                    outcome.error = exc
-            return outcome
+                return run_sync(client)
         async with chatplug.AsyncClient(provider="testprov", api_key=api_key, base_url=server.base_url,
                                         registry=registry) as aclient:
             async def no_sleep(seconds: float) -> None:
                 return None
 
             aclient._sleep = no_sleep
-            try:
-                astream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
-                async with astream:
-                    try:
-                        async for item in astream:
-                            outcome.chunks.append(item)
-                        outcome.final = await astream.get_final_completion()
-                    finally:
-                        outcome.skipped = astream.skipped_events
-            except chatplug.APIError as exc:
-                outcome.error = exc
-        return outcome
+            return await run_async(aclient)
 
     return call
 
