@@ -6,8 +6,6 @@ misspelt parameter, and the client derives the set of parameters it knows from
 it: one list, not four.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -18,6 +16,10 @@ from chatplug import types as t  # the module: naming its request-side classes h
 __all__ = ["CreateParams", "REQUEST_PARAMETERS", "CALL_OPTIONS"]
 
 
+# Annotations are evaluated (no ``from __future__ import annotations``): a TypedDict
+# turns each string annotation into a ForwardRef, which compiles it, and every call
+# imports this module. Only the three naming request-side classes stay strings, so
+# that importing this module does not create those classes.
 class CreateParams(TypedDict, total=False):
     """OpenAI's chat-completions parameters, plus chatplug's per-call options.
 
@@ -33,11 +35,11 @@ class CreateParams(TypedDict, total=False):
     n: int | None
     seed: int | None
     user: str | None
-    stream_options: t.StreamOptions | Mapping[str, Any] | None
-    tools: Sequence[t.Tool | Mapping[str, Any]] | None
+    stream_options: "t.StreamOptions | Mapping[str, Any] | None"
+    tools: "Sequence[t.Tool | Mapping[str, Any]] | None"
     tool_choice: str | Mapping[str, Any] | None
     parallel_tool_calls: bool | None
-    response_format: t.ResponseFormat | Mapping[str, Any] | None
+    response_format: "t.ResponseFormat | Mapping[str, Any] | None"
     frequency_penalty: float | None
     presence_penalty: float | None
     logprobs: bool | None
