@@ -319,3 +319,16 @@ def test_every_hook_is_documented_with_arguments_and_an_example() -> None:
         for argument in inspect.signature(function).parameters:
             assert argument in reference, f"{name}({argument}) is not explained in docs/hooks.md"
     assert "@chatplug.hookimpl" in reference or "@hookimpl" in reference
+
+
+@pytest.mark.parametrize("provider_id", ["glm", "kimi-2", "a.b_c-d", "9lives"])
+def test_a_provider_id_of_lowercase_letters_digits_and_separators_is_taken(provider_id: str) -> None:
+    assert chatplug.Provider(id=provider_id, base_url="https://x.example/v1").id == provider_id
+
+
+@pytest.mark.parametrize("provider_id", ["", "GLM", "-glm", "_glm", ".glm", "glm/4", "glm 4", "glm\n", "glmé", 42])
+def test_any_other_provider_id_is_refused_naming_the_rule(provider_id: object) -> None:
+    with pytest.raises(ValueError) as caught:
+        chatplug.Provider(id=provider_id, base_url="https://x.example/v1")  # type: ignore[arg-type]
+    assert str(caught.value) == (f"provider id {provider_id!r} is invalid: use lowercase ASCII letters, digits, "
+                                 "'.', '_' or '-', starting with a letter or digit")

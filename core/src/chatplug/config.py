@@ -44,7 +44,7 @@ from typing import Any
 
 from chatplug.errors import PluginError
 from chatplug.hookspecs import hookimpl
-from chatplug.provider import _ID_PATTERN, Limits, Provider
+from chatplug.provider import PROVIDER_ID_RULE, Limits, Provider, is_provider_id
 
 __all__ = [
     "ENV_CONFIG",
@@ -192,8 +192,8 @@ def _provider(index: int, raw: Any, path: Path, where: _Locator) -> Provider:
             raise fail(None, f"missing required field {required!r}")
         if not isinstance(raw[required], str):
             raise fail(required, f"{required} must be a string, got {raw[required]!r}")
-    if not _ID_PATTERN.match(raw["id"]):
-        raise fail("id", f"provider id {raw['id']!r} is invalid: use lowercase letters, digits, '.', '_' or '-'")
+    if not is_provider_id(raw["id"]):
+        raise fail("id", f"provider id {raw['id']!r} is invalid: {PROVIDER_ID_RULE}")
     if not raw["base_url"].startswith(("http://", "https://")):
         raise fail("base_url", f"base_url {raw['base_url']!r} must start with http:// or https://")
     names: dict[str, tuple[str, ...]] = {}
