@@ -307,6 +307,24 @@ def test_entry_point_values_load_like_importlib_metadata(tmp_path: Path, monkeyp
         _entrypoints.EntryPoint("c", "not a module!", None, None).load()
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["pkg", "pkg.mod", "pkg.mod:obj", "pkg.mod : obj.attr", "pkg:obj [extra1, extra2]", "pkg [extra]",
+     "pkg:", "pkg:obj [extra", "not a module!", ":obj", "pkg:obj junk", ""],
+)
+def test_entry_point_values_parse_as_importlib_metadata_reads_them(value: str) -> None:
+    from importlib.metadata import EntryPoint
+
+    match = EntryPoint.pattern.match(value)
+    expected = None if match is None else (match["module"], match["attr"] or "")
+    assert _entrypoints._parse_value(value) == expected
+
+
+def test_entry_point_values_that_name_no_importable_module_are_malformed() -> None:
+    # importlib.metadata's pattern takes any run of word characters and dots; none of these imports
+    assert [_entrypoints._parse_value(value) for value in ("pkg..mod", "1pkg", "pkg:obj.", "pkg.")] == [None] * 4
+
+
 # ---------------------------------------------------------- lazy exports
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import sys
 from typing import Any, NamedTuple
 
@@ -38,17 +37,35 @@ class EntryPoint(NamedTuple):
 
     def load(self) -> Any:
         """Import the module the value names and return the object it points at."""
-        match = _VALUE.match(self.value)
-        if match is None:
+        parsed = _parse_value(self.value)
+        if parsed is None:
             raise ValueError(f"entry point {self.name!r} has a malformed value {self.value!r}")
-        obj: Any = importlib.import_module(match["module"])
-        for part in (match["attr"] or "").split(".") if match["attr"] else ():
+        module, attr = parsed
+        obj: Any = importlib.import_module(module)
+        for part in attr.split(".") if attr else ():
             obj = getattr(obj, part)
         return obj
 
 
-#: ``module``, ``module:attr`` or ``module:attr.sub``, optionally with ``[extras]`` (as importlib.metadata).
-_VALUE = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$")
+def _dotted_name(text: str) -> bool:
+    """Whether ``text`` is identifiers joined by dots (``pkg``, ``pkg.mod``, ``Outer.Inner``)."""
+    return all(part.isidentifier() for part in text.split("."))
+
+
+def _parse_value(value: str) -> tuple[str, str] | None:
+    """``(module, attr)`` of an entry-point value: ``module``, ``module:attr`` or
+    ``module:attr.sub``, optionally followed by ``[extras]`` (ignored), as
+    importlib.metadata reads them; ``attr`` is ``""`` when absent, ``None`` means
+    malformed. String methods, not a regular expression: compiling one cost more
+    than the rest of the scan, in every process that builds a client."""
+    head, bracket, extras = value.partition("[")
+    if bracket and not extras.rstrip().endswith("]"):
+        return None
+    module, colon, attr = head.partition(":")
+    module, attr = module.strip(), attr.strip()
+    if not _dotted_name(module) or (colon and not _dotted_name(attr)):
+        return None
+    return module, attr
 _SUFFIXES = (".dist-info", ".egg-info")
 
 
