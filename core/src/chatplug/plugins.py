@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -26,6 +26,9 @@ import pluggy
 from chatplug import hookspecs
 from chatplug.errors import ModelNotFoundError, PluginError
 from chatplug.provider import Provider
+
+if TYPE_CHECKING:
+    from chatplug._plugin_failure import PluginFailure
 
 __all__ = [
     "PluginFailure",
@@ -42,22 +45,6 @@ ENTRY_POINT_GROUP = "chatplug"
 ENV_ALLOW = "CHATPLUG_PLUGINS"
 ENV_BLOCK = "CHATPLUG_DISABLE_PLUGINS"
 ENV_STRICT = "CHATPLUG_STRICT_PLUGINS"
-
-
-@attrs.frozen
-class PluginFailure:
-    """A plugin that could not be loaded: its name, distribution and the error."""
-
-    name: str
-    distribution: str | None
-    version: str | None
-    error: str
-
-    def __str__(self) -> str:
-        source = ""
-        if self.distribution:
-            source = f" from {self.distribution}" + (f" {self.version}" if self.version else "")
-        return f"plugin {self.name!r}{source} failed: {self.error}"
 
 
 def _names(value: str | None) -> frozenset[str] | None:
@@ -167,6 +154,8 @@ class PluginRegistry:
             self._dists[name] = (dist, version)
 
     def _fail(self, name: str, dist: str | None, version: str | None, error: str, exc: BaseException) -> None:
+        from chatplug._plugin_failure import PluginFailure
+
         failure = PluginFailure(name=name, distribution=dist, version=version, error=error)
         if self.strict:
             raise PluginError(str(failure)) from exc
@@ -246,6 +235,8 @@ class PluginRegistry:
         for pid, message in clashes.items():
             if pid not in self._clashes:
                 logger.warning("%s", message)
+                from chatplug._plugin_failure import PluginFailure
+
                 self._failures.append(PluginFailure(name=pid, distribution=None, version=None, error=message))
         self._providers = found
         self._clashes = clashes
@@ -391,3 +382,18 @@ def providers() -> dict[str, Provider]:
 def register_plugin(plugin: object, name: str | None = None) -> None:
     """Register a plugin object with the default registry (no entry point needed)."""
     default_registry().register(plugin, name)
+
+
+def __getattr__(name: str) -> Any:
+    """``PluginFailure`` is created on first use (PEP 562): a process whose plugins all load
+    never needs it, and creating an attrs class costs about 0.25 ms (see :mod:`chatplug.types`)."""
+    if name == "PluginFailure":
+        from chatplug._plugin_failure import PluginFailure
+
+        globals()["PluginFailure"] = PluginFailure
+        return PluginFailure
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
