@@ -125,6 +125,26 @@ def test_observers_see_an_interrupted_stream(recorder: Recorder, server: FakeSer
     assert completion.choices[0].message.content == "a"
 
 
+def test_an_observer_registered_during_a_call_sees_the_calls_that_start_after_it(
+    registry: chatplug.PluginRegistry, server: FakeServer, client: chatplug.Client
+) -> None:
+    # A call that starts with no observer builds no request event; one registered mid-stream
+    # is not handed a missing event for that call's chunks and finish, only the next call.
+    server.add(Reply.sse([chunk({"content": "a"}), chunk({"content": "b"}, "stop")]),
+               Reply.json(completion_body("next")))
+    late = Recorder()
+    with client.chat.completions.create(model="t-1", messages=MESSAGES, stream=True) as stream:
+        first = next(iter(stream))
+        registry.register(late, "late")
+        rest = list(stream)
+    assert [first.choices[0].delta.content, *(c.choices[0].delta.content for c in rest)] == ["a", "b"]
+    assert late.calls == []
+    reply = client.chat.completions.create(model="t-1", messages=MESSAGES)
+    assert late.kinds() == ["request", "response", "finish"]
+    assert late.calls[0][1].model == "t-1" and late.calls[0][1].attempt == 0
+    assert late.calls[-1][1] == (reply, None)
+
+
 def test_a_raising_observer_is_logged_with_its_name(
     recorder: Recorder, server: FakeServer, client: chatplug.Client, caplog: pytest.LogCaptureFixture
 ) -> None:

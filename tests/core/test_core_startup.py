@@ -61,7 +61,8 @@ def test_a_sync_request_and_a_stream_load_no_cattrs_metadata_or_asyncio(server: 
     assert result["loaded"] == []
 
 
-#: What a plain non-stream call never needs: streams, key pools, fallbacks, limits (and cattrs).
+#: What a plain non-stream call never needs: streams, key pools, fallbacks, limits, the request
+#: event no observer asked for, the record of a plugin failure (and cattrs).
 NOT_ON_THE_PLAIN_PATH = [
     "chatplug._streaming",
     "chatplug._accumulate",
@@ -72,6 +73,8 @@ NOT_ON_THE_PLAIN_PATH = [
     "chatplug._request_types",
     "chatplug._stream_types",
     "chatplug._adjustment",
+    "chatplug._plugin_failure",
+    "chatplug.events",
     "cattrs",
 ]
 #: Of those, what a stream call loads.

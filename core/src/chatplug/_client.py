@@ -30,6 +30,7 @@ from chatplug._transport import (
     completion_from_body,
     decode_body,
     notify,
+    observes_requests,
     redirect_error,
     retry_delay,
     status_error,
@@ -310,6 +311,7 @@ class _ClientBase:
             normalizer=normalizer,
             secrets=secrets + secret_parts,
             hook=hook,
+            observed=observes_requests(hook),
         )
         if adjustments:  # reported once every check passed: the call will be made
             notify(hook.chatplug_on_adjust, provider=provider, model=name, adjustments=tuple(adjustments))
@@ -339,9 +341,11 @@ class _ClientBase:
         ticket: Ticket | None = None,
     ) -> tuple[Any, httpx.Request]:
         """Announce one attempt to the observers and build its httpx request."""
-        event = plan.event(attempt)
-        if gate is not None and ticket is not None:
-            event = gate.event(event, ticket)
+        event = None  # nobody observes this call (and no chain or limiter reads it): no event is built
+        if plan.observed or gate is not None:
+            event = plan.event(attempt)
+            if gate is not None and ticket is not None:
+                event = gate.event(event, ticket)
         notify(plan.hook.chatplug_on_request, request=event)
         request = http.build_request(
             "POST", plan.url, content=plan.body, headers=plan.headers, params=plan.params, timeout=plan.timeout

@@ -17,7 +17,6 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from chatplug import events  # events.Adjustment: created on the first adjustment
 from chatplug.catalog import ModelInfo, thinking_enabled
 from chatplug.errors import InvalidRequestError, ModelRuleError
 from chatplug.provider import Provider
@@ -33,6 +32,14 @@ logger = logging.getLogger("chatplug")
 DROP_HINT = "; or pass drop_unsupported_params=True to drop such parameters (each drop is logged)"
 
 _IMAGE_PARTS = ("image_url", "input_image", "video_url")
+
+
+def _adjustment(*args: Any, **kwargs: Any) -> Adjustment:
+    """A :class:`~chatplug.events.Adjustment`: its class is created on the first one, and
+    ``chatplug.events`` (with ``RequestEvent``) is not imported for it."""
+    from chatplug._adjustment import Adjustment
+
+    return Adjustment(*args, **kwargs)
 
 
 def _describe(value: Any) -> str:
@@ -60,7 +67,7 @@ class _Run:
             if name not in self.payload:
                 continue
             value = self.payload.pop(name)
-            self.adjustments.append(events.Adjustment("dropped", name, message, value))
+            self.adjustments.append(_adjustment("dropped", name, message, value))
             logger.warning("%s: dropped %s=%r (drop_unsupported_params=True): %s",
                            self.provider.id, name, value, message)
 
@@ -87,7 +94,7 @@ def _rename(run: _Run) -> None:
         value = run.payload.pop(old)
         run.payload[new] = value
         reason = f"{run.provider.id} documents only {new} ({old} is its OpenAI name)"
-        run.adjustments.append(events.Adjustment("renamed", old, reason, value, to=new))
+        run.adjustments.append(_adjustment("renamed", old, reason, value, to=new))
         logger.debug("%s: sent %s as %s: %s", run.provider.id, old, new, reason)
 
 
@@ -228,7 +235,7 @@ def _history(run: _Run, thinking: bool | None, placeholder: str | None) -> None:
         messages[index] = {**message, "reasoning_content": placeholder}
         param = f"messages[{index}].reasoning_content"
         reason = f"{run.model} needs reasoning_content on assistant tool-call messages; filled with the placeholder"
-        run.adjustments.append(events.Adjustment("filled", param, reason))
+        run.adjustments.append(_adjustment("filled", param, reason))
         logger.warning("%s: %s was missing; filled with reasoning_placeholder", run.provider.id, param)
 
 

@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -32,7 +32,6 @@ from chatplug._transport import (
     transport_error,
 )
 from chatplug.errors import APIError, APIResponseValidationError, StreamInterruptedError
-from chatplug.events import RequestEvent
 from chatplug.normalize import ResponseNormalizer
 from chatplug.types import (
     ChatCompletion,
@@ -43,6 +42,9 @@ from chatplug.types import (
     ChunkChoice,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from chatplug.events import RequestEvent
 
 __all__ = ["Stream", "AsyncStream", "StreamProcessor"]
 
@@ -386,7 +388,9 @@ class _StreamState:
 
     __slots__ = ("completed", "error", "event", "finished", "first", "observe", "on_error", "processor", "response")
 
-    def __init__(self, processor: StreamProcessor, response: httpx.Response, first: bytes, event: RequestEvent) -> None:
+    def __init__(
+        self, processor: StreamProcessor, response: httpx.Response, first: bytes, event: RequestEvent | None
+    ) -> None:
         self.processor = processor
         self.response = response
         self.first = first
@@ -541,7 +545,7 @@ class Stream:
         response: httpx.Response,
         first: bytes,
         source: Iterator[bytes],
-        event: RequestEvent,
+        event: RequestEvent | None,
     ) -> None:
         self._state = _StreamState(processor, response, first, event)
         self._iterator = _sync_chunks(self._state, source)
@@ -598,7 +602,7 @@ class AsyncStream:
         response: httpx.Response,
         first: bytes,
         source: AsyncIterator[bytes],
-        event: RequestEvent,
+        event: RequestEvent | None,
     ) -> None:
         self._state = _StreamState(processor, response, first, event)
         self._iterator = _async_chunks(self._state, source)

@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import httpx
@@ -24,10 +24,12 @@ from chatplug.errors import (
     APIStatusError,
     APITimeoutError,
 )
-from chatplug.events import RequestEvent
 from chatplug.normalize import ResponseNormalizer
 from chatplug.provider import Provider
 from chatplug.types import ChatCompletion
+
+if TYPE_CHECKING:
+    from chatplug.events import RequestEvent
 
 logger = logging.getLogger("chatplug")
 
@@ -39,9 +41,16 @@ INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 
 
-@attrs.define(slots=True)
+# No generated == or repr: a plan is compared by identity and never shown, and each
+# generated method is source attrs compiles in every process (about 1.8 M instructions).
+@attrs.define(slots=True, eq=False, repr=False)
 class CallPlan:
-    """Everything about one call that was decided before any I/O."""
+    """Everything about one call that was decided before any I/O.
+
+    ``observed``: whether any observer hook that takes a request event has an
+    implementation (decided when the plan is made); when none has, a call without
+    a fallback chain or limiter builds no :class:`~chatplug.RequestEvent`.
+    """
 
     call_id: int
     provider: Provider
@@ -57,9 +66,12 @@ class CallPlan:
     normalizer: ResponseNormalizer
     secrets: tuple[str, ...] = attrs.field(repr=False)
     hook: Any = attrs.field(repr=False)
+    observed: bool = True
 
     def event(self, attempt: int) -> RequestEvent:
         """The observer view of one attempt."""
+        from chatplug.events import RequestEvent  # here: a call nobody observes never creates the class
+
         return RequestEvent(
             call_id=self.call_id,
             attempt=attempt,
@@ -105,8 +117,12 @@ def notify(caller: Any, **kwargs: Any) -> None:
     """Call every implementation of an observer hook, each isolated from the others.
 
     An observer that raises is logged (with its plugin name) and skipped; the
-    call and the other observers go on.
+    call and the other observers go on. ``request=None`` means the call started
+    with no observer, so no event was built: an observer registered since then
+    is told about the calls that start after it, not about this one.
     """
+    if "request" in kwargs and kwargs["request"] is None:
+        return
     for impl in reversed(caller.get_hookimpls()):
         try:
             impl.function(*[kwargs[name] for name in impl.argnames])
@@ -117,6 +133,16 @@ def notify(caller: Any, **kwargs: Any) -> None:
 def has_observers(caller: Any) -> bool:
     """Whether any plugin implements this observer hook."""
     return bool(caller.get_hookimpls())
+
+
+#: The observer hooks that receive a call's request event after it started.
+EVENT_HOOKS = ("chatplug_on_request", "chatplug_on_response", "chatplug_on_chunk", "chatplug_on_error",
+               "chatplug_on_finish")
+
+
+def observes_requests(hook: Any) -> bool:
+    """Whether any plugin implements one of :data:`EVENT_HOOKS`."""
+    return any(getattr(hook, name).get_hookimpls() for name in EVENT_HOOKS)
 
 
 # ---------------------------------------------------------------- error mapping
