@@ -20,8 +20,9 @@ This module is the plugin object itself: its hook implementations are the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from chatplug_glm._catalog import CATALOG, IGNORED_PARAMETERS, REASONING_EFFORTS
-from chatplug_glm._errors import ERROR_CLASSES, map_glm_error
 from chatplug_glm._hooks import (
     chatplug_map_error,
     chatplug_prepare_payload,
@@ -41,6 +42,9 @@ from chatplug_glm._provider import (
     MODELS,
     PROVIDER_ID,
 )
+
+if TYPE_CHECKING:
+    from chatplug_glm._errors import ERROR_CLASSES, map_glm_error
 
 __version__ = "0.2.0"
 
@@ -69,3 +73,23 @@ __all__ = [
     "check_glm_parameters",
     "map_glm_error",
 ]
+
+
+#: Names of the error table, imported on first access (PEP 562): a process whose
+#: calls succeed never loads it.
+_LAZY_ERRORS = ("ERROR_CLASSES", "map_glm_error")
+
+
+def __getattr__(name: str) -> Any:
+    """Import the error table on first access to one of its names."""
+    if name in _LAZY_ERRORS:
+        from chatplug_glm import _errors
+
+        value = getattr(_errors, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

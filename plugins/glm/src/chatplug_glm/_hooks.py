@@ -13,7 +13,6 @@ from typing import Any
 
 from chatplug import APIStatusError, Provider, ResponseNormalizer, hookimpl, owned
 
-from chatplug_glm._errors import map_glm_error
 from chatplug_glm._normalize import GLMResponseNormalizer
 from chatplug_glm._payload import prepare_payload
 from chatplug_glm._provider import GLM_PROVIDER
@@ -49,4 +48,6 @@ def chatplug_map_error(
     provider: Provider, status_code: int | None, body: Any, headers: Mapping[str, str]
 ) -> APIStatusError | None:
     """Map a GLM error body by its business code; ``None`` for unknown codes."""
+    from chatplug_glm._errors import map_glm_error  # the error table loads with the first error
+
     return map_glm_error(status_code, body, headers)
