@@ -189,3 +189,39 @@ def test_other_providers_keep_status_mapping(
         other.chat.completions.create(model="other-1", messages=MESSAGES)
     assert type(caught.value) is chatplug.RateLimitError
     assert len(server.requests) == 1 + MAX_RETRIES
+
+
+def test_the_error_table_loads_with_the_first_error_and_its_names_stay_importable() -> None:
+    import json
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import json, sys
+        import chatplug
+        from chatplug.testing import FakeServer, Reply
+        body = {"id": "c", "object": "chat.completion", "created": 1, "model": "glm-4.6",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}
+        with FakeServer() as server:
+            server.add(Reply.json(body), Reply.error(429, {"error": {"code": "1113", "message": "arrears"}}))
+            client = chatplug.Client(provider="glm", api_key="zai-k", base_url=server.base_url, max_retries=0)
+            client.chat.completions.create(model="glm-4.6", messages=[{"role": "user", "content": "Hi"}])
+            after_success = "chatplug_glm._errors" in sys.modules
+            try:
+                client.chat.completions.create(model="glm-4.6", messages=[{"role": "user", "content": "Hi"}])
+            except chatplug.QuotaExceededError as error:
+                refused = type(error).__name__
+        import chatplug_glm
+        from chatplug_glm import ERROR_CLASSES, map_glm_error
+        print(json.dumps({"after_success": after_success, "refused": refused,
+                          "after_error": "chatplug_glm._errors" in sys.modules,
+                          "names": [callable(map_glm_error), ERROR_CLASSES is chatplug_glm.ERROR_CLASSES],
+                          "listed": {"ERROR_CLASSES", "map_glm_error"} <= set(dir(chatplug_glm))}))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {
+        "after_success": False, "refused": "QuotaExceededError", "after_error": True,
+        "names": [True, True], "listed": True,
+    }
