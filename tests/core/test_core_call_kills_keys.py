@@ -67,5 +67,5 @@ def test_a_credential_header_that_is_not_a_string_is_refused_by_its_type(
     registry.register(Headers({"Authorization": value}), "vault")
     error = refused(server, registry, "unused-key-000000000")
     assert str(error) == (
-        f"testprov: the Authorization header made from the API key is a {kind}, not a string; {CHECK_THE_KEY}"
+        f"testprov: the Authorization header made from the API key is of type {kind}, not a string; {CHECK_THE_KEY}"
     )

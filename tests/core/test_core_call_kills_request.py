@@ -22,8 +22,8 @@ RANGE = "is out of range; testprov accepts"
 
 REFUSALS: list[tuple[dict[str, Any], str, str]] = [
     # the messages
-    ({"messages": [42]}, "messages", f"messages[0] is a int; {A_DICT}"),
-    ({"messages": [USER, "hi"]}, "messages", f"messages[1] is a str; {A_DICT}"),
+    ({"messages": [42]}, "messages", f"messages[0] is of type int; {A_DICT}"),
+    ({"messages": [USER, "hi"]}, "messages", f"messages[1] is of type str; {A_DICT}"),
     ({"messages": [{"role": "robot", "content": "x"}]}, "messages", f"messages[0].role is 'robot'; {ROLES}"),
     ({"messages": [USER, {"content": "x"}]}, "messages", f"messages[1].role is None; {ROLES}"),
     ({"messages": [USER, {"role": "user"}]}, "messages",
@@ -31,7 +31,7 @@ REFUSALS: list[tuple[dict[str, Any], str, str]] = [
     ({"messages": [{"role": "system", "content": None}]}, "messages",
      "messages[0] (system) has no content; expected a string or a list of parts"),
     ({"messages": [{"role": "user", "content": 5}]}, "messages",
-     "messages[0].content is a int; expected a string or a list of content parts"),
+     "messages[0].content is of type int; expected a string or a list of content parts"),
     ({"messages": [USER, {"role": "tool", "content": "x"}]}, "messages",
      "messages[1] (tool) needs tool_call_id: the id of the call it answers"),
     ({"messages": [{"role": "tool", "content": "x", "tool_call_id": 5}]}, "messages",
@@ -57,8 +57,8 @@ REFUSALS: list[tuple[dict[str, Any], str, str]] = [
     ({"max_completion_tokens": True}, "max_completion_tokens", "max_completion_tokens=True must be a positive integer"),
     ({"max_completion_tokens": 0}, "max_completion_tokens", "max_completion_tokens=0 must be a positive integer"),
     ({"n": 0}, "n", "n=0 must be a positive integer"),
-    ({"top_logprobs": -1}, "top_logprobs", "top_logprobs=-1 must be a positive integer"),
-    ({"top_logprobs": 1.0}, "top_logprobs", "top_logprobs=1.0 must be a positive integer"),
+    ({"top_logprobs": -1}, "top_logprobs", "top_logprobs=-1 must be an integer of 0 or more"),
+    ({"top_logprobs": 1.0}, "top_logprobs", "top_logprobs=1.0 must be an integer of 0 or more"),
     ({"seed": 1.5}, "seed", "seed=1.5 must be an integer"),
     ({"seed": True}, "seed", "seed=True must be an integer"),
     ({"stop": 5}, "stop", "stop=5 must be a string or a list of strings"),

@@ -432,7 +432,7 @@ async def test_a_cut_connection_is_the_cause_of_the_stream_error(server: FakeSer
     assert type(error) is chatplug.StreamInterruptedError
     assert type(error.__cause__) is httpx.RemoteProtocolError
     assert str(error) == (
-        "testprov: the stream was cut after 2 chunks (testprov: connection failed (RemoteProtocolError: "
+        "testprov: the stream was cut after 2 chunks (connection failed (RemoteProtocolError: "
         "peer closed connection without sending complete message body (incomplete chunked read)))")
     assert error.partial is not None and error.partial.choices[0].message.content == "Hello"
 

@@ -48,7 +48,7 @@ def _copy_message(provider: Provider, index: int, message: Any) -> dict[str, Any
         raise _fail(
             provider,
             "messages",
-            f"{where} is a {type(message).__name__}; expected a dict like "
+            f"{where} is of type {type(message).__name__}; expected a dict like "
             '{"role": "user", "content": "Hi"} or a chatplug message object',
         )
     role = message.get("role")
@@ -64,7 +64,7 @@ def _copy_message(provider: Provider, index: int, message: Any) -> dict[str, Any
         raise _fail(
             provider,
             "messages",
-            f"{where}.content is a {type(content).__name__}; expected a string or a list of content parts",
+            f"{where}.content is of type {type(content).__name__}; expected a string or a list of content parts",
         )
     if role == "tool" and not isinstance(message.get("tool_call_id"), str):
         raise _fail(provider, "messages", f"{where} (tool) needs tool_call_id: the id of the call it answers")
@@ -102,7 +102,8 @@ def _check_types(provider: Provider, params: dict[str, Any]) -> None:
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "top_logprobs" else 1)
         ):
-            raise _fail(provider, name, f"{name}={value!r} must be a positive integer")
+            least = "an integer of 0 or more" if name == "top_logprobs" else "a positive integer"
+            raise _fail(provider, name, f"{name}={value!r} must be {least}")
     seed = params.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise _fail(provider, "seed", f"seed={seed!r} must be an integer")
@@ -284,7 +285,7 @@ def check_credentials(provider: Provider, credentials: Mapping[str, str] | None)
     a non-ASCII character), before any I/O and without showing the key: httpx and
     h11 would fail later with errors that quote the whole header value."""
     for name, value in (credentials or {}).items():
-        what = _unsendable(value) if isinstance(value, str) else f"is a {type(value).__name__}, not a string"
+        what = _unsendable(value) if isinstance(value, str) else f"is of type {type(value).__name__}, not a string"
         if not what:
             continue
         raise InvalidRequestError(

@@ -302,10 +302,10 @@ class StreamProcessor:
 
     def interrupted(self, exc: httpx.HTTPError) -> StreamInterruptedError:
         """The error for a connection that broke mid-stream."""
-        cause = transport_error(self.plan, exc)
+        provider = self.plan.provider.id
+        cause = transport_error(self.plan, exc).message.removeprefix(f"{provider}: ")  # named once, in front
         return StreamInterruptedError(
-            f"{self.plan.provider.id}: the stream was cut after {self.accumulator.chunks} chunks ({cause.message})",
-            provider=self.plan.provider.id,
+            f"{provider}: the stream was cut after {self.accumulator.chunks} chunks ({cause})", provider=provider
         )
 
     def partial(self) -> ChatCompletion:

@@ -24,8 +24,9 @@ class RequestEvent:
     ``payload`` is the JSON body as sent; treat it as read-only.
     ``fallback_index`` is 0 for the call's own model and N for its N-th
     fallback (``model`` and ``provider`` are then the fallback's).
-    ``key_fingerprint`` names the API key used (a short SHA-256 prefix, see
-    :func:`chatplug.key_fingerprint`) when the client was given the key, else ``None``.
+    ``key_fingerprint`` names the key of the client's key pool this attempt
+    used (a short SHA-256 prefix, see :func:`chatplug.key_fingerprint`); it is
+    ``None`` when the client holds no key pool.
     """
 
     call_id: int

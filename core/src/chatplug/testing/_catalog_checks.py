@@ -100,7 +100,7 @@ def catalog_problems(provider: Provider) -> list[str]:
     problems: list[str] = []
     for model, info in catalog.models.items():
         if not isinstance(info, ModelInfo):
-            problems.append(f"models[{model!r}] is a {type(info).__name__}, not a chatplug.ModelInfo")
+            problems.append(f"models[{model!r}] is of type {type(info).__name__}, not a chatplug.ModelInfo")
             continue
         if not provider.claims(model):
             problems.append(f"models[{model!r}] is not claimed by the provider (models / model_prefixes), "
