@@ -66,7 +66,9 @@ def test_stream_is_an_iterator_and_context_manager(server: FakeServer, client: c
 
 
 def test_closing_a_stream_early_releases_the_connection(server: FakeServer, client: chatplug.Client) -> None:
-    server.add(Reply.sse([chunk({"content": str(i)}) for i in range(50)] + [chunk({}, "stop")],
+    # 400 chunks 50 ms apart: the stream cannot end on its own before the 10 s wait below, however
+    # slowly a loaded machine runs this test (with 50 it once did, and no disconnect was seen)
+    server.add(Reply.sse([chunk({"content": str(i)}) for i in range(400)] + [chunk({}, "stop")],
                          delay_between_chunks=0.05))
     stream = client.chat.completions.create(model="t-1", messages=MESSAGES, stream=True)
     first = next(iter(stream))
