@@ -332,3 +332,31 @@ def test_any_other_provider_id_is_refused_naming_the_rule(provider_id: object) -
         chatplug.Provider(id=provider_id, base_url="https://x.example/v1")  # type: ignore[arg-type]
     assert str(caught.value) == (f"provider id {provider_id!r} is invalid: use lowercase ASCII letters, digits, "
                                  "'.', '_' or '-', starting with a letter or digit")
+
+
+def test_plugin_failure_is_one_class_of_chatplug_plugins_however_it_is_reached(
+    registry: chatplug.PluginRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    from chatplug import plugins
+
+    # as in a fresh process: the class is not in the module yet (an earlier test may have made it)
+    monkeypatch.delitem(vars(plugins), "PluginFailure", raising=False)
+
+    class Faulty:
+        @chatplug.hookimpl
+        def chatplug_providers(self) -> None:
+            raise RuntimeError("cannot read my config")
+
+    registry.register(Faulty(), "faulty")
+    (failure,) = registry.failures()
+    first, second = plugins.PluginFailure, plugins.PluginFailure
+    assert first is second is chatplug.PluginFailure is type(failure)
+    assert vars(plugins)["PluginFailure"] is first  # made once, then an ordinary module attribute
+    assert (first.__module__, first.__qualname__) == ("chatplug.plugins", "PluginFailure")
+    assert "PluginFailure" in dir(plugins)
+    assert pickle.loads(pickle.dumps(failure)) == failure
+    with pytest.raises(AttributeError) as caught:
+        plugins.PluginFailures  # noqa: B018 - the lookup is the test
+    assert str(caught.value) == "module 'chatplug.plugins' has no attribute 'PluginFailures'"
