@@ -47,6 +47,13 @@ ENV_BLOCK = "CHATPLUG_DISABLE_PLUGINS"
 ENV_STRICT = "CHATPLUG_STRICT_PLUGINS"
 
 
+def _failure(name: str, distribution: str | None, version: str | None, error: str) -> PluginFailure:
+    """A :class:`PluginFailure` record; its class is created with the first one."""
+    from chatplug._plugin_failure import PluginFailure
+
+    return PluginFailure(name=name, distribution=distribution, version=version, error=error)
+
+
 def _names(value: str | None) -> frozenset[str] | None:
     if value is None or not value.strip():
         return None
@@ -154,9 +161,7 @@ class PluginRegistry:
             self._dists[name] = (dist, version)
 
     def _fail(self, name: str, dist: str | None, version: str | None, error: str, exc: BaseException) -> None:
-        from chatplug._plugin_failure import PluginFailure
-
-        failure = PluginFailure(name=name, distribution=dist, version=version, error=error)
+        failure = _failure(name, dist, version, error)
         if self.strict:
             raise PluginError(str(failure)) from exc
         logger.warning("%s", failure)
@@ -235,9 +240,7 @@ class PluginRegistry:
         for pid, message in clashes.items():
             if pid not in self._clashes:
                 logger.warning("%s", message)
-                from chatplug._plugin_failure import PluginFailure
-
-                self._failures.append(PluginFailure(name=pid, distribution=None, version=None, error=message))
+                self._failures.append(_failure(pid, None, None, message))
         self._providers = found
         self._clashes = clashes
 
