@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from chatplug.testing import FakeServer, Reply
 from cli_support import (
     FIXTURES,
+    RUN_TIMEOUT,
     SECRET_KEY,
     as_printed,
+    clean_env,
     load_json,
     run,
     sse_chunks,
@@ -116,6 +120,22 @@ def test_no_stream_prints_the_answer_and_reasoning_apart(server: FakeServer) -> 
     assert result.stdout == as_printed(message["content"])
     assert message["reasoning_content"] in result.stderr
     assert f"= {body['usage']['total_tokens']} tokens" in result.stderr
+
+
+def test_a_whole_reply_loads_no_stream_module(server: FakeServer) -> None:
+    body = load_json("glm-nonstream-glm46-reasoning.json")
+    server.add(Reply.json(body))
+    code = (
+        "import sys\n"
+        "from chatplug.cli import main\n"
+        f"status = main(['chat', 'hi', '-m', 'glm-4.6', '--no-stream', '--base-url', {server.base_url!r}])\n"
+        "stream = ('chatplug._streaming', 'chatplug._sse', 'chatplug._accumulate', 'chatplug._stream_types')\n"
+        "print('LOADED', [name for name in stream if name in sys.modules], status, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8",
+                            env=clean_env(GLM_KEY), timeout=RUN_TIMEOUT)
+    assert result.stdout == as_printed(body["choices"][0]["message"]["content"])
+    assert result.stderr.splitlines()[-1] == "LOADED [] 0"
 
 
 def test_prompt_from_stdin(server: FakeServer) -> None:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 from chatplug._cli._errors import UsageError
 from chatplug._cli._render import ReplyPrinter, finish_notice, is_tty, print_json, print_json_line, usage_line
 from chatplug._client import Client
-from chatplug._streaming import Stream
 from chatplug.errors import APIError, StreamInterruptedError
 from chatplug.hookspecs import hookimpl
 from chatplug.params import REQUEST_PARAMETERS as NAMED_PARAMS
@@ -25,6 +24,7 @@ from chatplug.types import ChatCompletion
 if TYPE_CHECKING:
     from chatplug._cli._record import TurnRecorder
     from chatplug._cli._waits import StatusLine
+    from chatplug._streaming import Stream  # annotations only: --no-stream loads no stream module
 
 __all__ = [
     "ChatSession",

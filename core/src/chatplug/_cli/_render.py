@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from chatplug.types import ChatCompletion, ChatCompletionChunk, Usage
+if TYPE_CHECKING:  # annotations only: naming ChatCompletionChunk here would create the stream classes
+    from chatplug.types import ChatCompletion, ChatCompletionChunk, Usage
 
 __all__ = ["ReplyPrinter", "finish_notice", "is_tty", "message_text", "print_json", "print_json_line", "usage_line"]
 
