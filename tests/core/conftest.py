@@ -1,14 +1,17 @@
 """Fixtures for the core suite: a loopback FakeServer, an isolated plugin
-registry with one test provider, and clients pointed at the server."""
+registry with one test provider, clients pointed at the server, and one
+streamed call run on each client."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import chatplug
 import pytest
 from chatplug.testing import FakeServer
 from core_support import API_KEY, TEST_PROVIDER, AsyncSleepRecorder, ProviderPlugin, SleepRecorder
+from stream_support import Outcome, Runner, run_async, run_sync
 
 
 @pytest.fixture
@@ -46,3 +49,24 @@ async def aclient(server: FakeServer, registry: chatplug.PluginRegistry) -> Asyn
     ) as c:
         c._sleep = AsyncSleepRecorder()
         yield c
+
+
+@pytest.fixture(params=["sync", "async"])
+def stream_call(request: pytest.FixtureRequest, server: FakeServer, registry: chatplug.PluginRegistry) -> Runner:
+    """Runs one streamed call with the sync or the async client (the test is run for each)."""
+
+    async def call(api_key: Any = API_KEY) -> Outcome:
+        if request.param == "sync":
+            with chatplug.Client(provider="testprov", api_key=api_key, base_url=server.base_url,
+                                 registry=registry) as client:
+                client._sleep = lambda seconds: None
+                return run_sync(client)
+        async with chatplug.AsyncClient(provider="testprov", api_key=api_key, base_url=server.base_url,
+                                        registry=registry) as aclient:
+            async def no_sleep(seconds: float) -> None:
+                return None
+
+            aclient._sleep = no_sleep
+            return await run_async(aclient)
+
+    return call

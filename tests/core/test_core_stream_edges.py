@@ -12,94 +12,13 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import chatplug
 import pytest
 from chatplug.testing import FakeServer, Reply
 from core_support import MESSAGES, chunk, completion_body
-
-MODEL = "t-1"
-
-
-def event(value: Any) -> bytes:
-    return b"data: " + json.dumps(value).encode() + b"\n\n"
-
-
-HELLO = event(chunk({"role": "assistant", "content": "Hel"})) + event(chunk({"content": "lo"}))
-STOP = event(chunk({}, "stop"))
-
-
-class Outcome:
-    """What one streamed call produced: the chunks, then the final completion or the error."""
-
-    def __init__(self) -> None:
-        self.chunks: list[chatplug.ChatCompletionChunk] = []
-        self.final: chatplug.ChatCompletion | None = None
-        self.error: chatplug.APIError | None = None
-        self.skipped: list[tuple[str, bytes]] = []
-
-    @property
-    def content(self) -> str:
-        return "".join(c.choices[0].delta.content or "" for c in self.chunks if c.choices)
-
-
-def run_sync(client: chatplug.Client) -> Outcome:
-    outcome = Outcome()
-    try:
-        with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
-            try:
-                for item in stream:
-                    outcome.chunks.append(item)
-                outcome.final = stream.get_final_completion()
-            finally:
-                outcome.skipped = stream.skipped_events
-    except chatplug.APIError as exc:
-        outcome.error = exc
-    return outcome
-
-
-async def run_async(aclient: chatplug.AsyncClient) -> Outcome:
-    outcome = Outcome()
-    try:
-        stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
-        async with stream:
-            try:
-                async for item in stream:
-                    outcome.chunks.append(item)
-                outcome.final = await stream.get_final_completion()
-            finally:
-                outcome.skipped = stream.skipped_events
-    except chatplug.APIError as exc:
-        outcome.error = exc
-    return outcome
-
-
-Runner = Callable[[], Awaitable[Outcome]]
-
-
-@pytest.fixture(params=["sync", "async"])
-def stream_call(request: pytest.FixtureRequest, server: FakeServer, registry: chatplug.PluginRegistry) -> Runner:
-    """Runs one streamed call with the sync or the async client (the test is run for each)."""
-    from core_support import API_KEY
-
-    async def call() -> Outcome:
-        if request.param == "sync":
-            with chatplug.Client(provider="testprov", api_key=API_KEY, base_url=server.base_url,
-                                 registry=registry) as client:
-                client._sleep = lambda seconds: None
-                return run_sync(client)
-        async with chatplug.AsyncClient(provider="testprov", api_key=API_KEY, base_url=server.base_url,
-                                        registry=registry) as aclient:
-            async def no_sleep(seconds: float) -> None:
-                return None
-
-            aclient._sleep = no_sleep
-            return await run_async(aclient)
-
-    return call
-
+from stream_support import HELLO, MODEL, STOP, Runner, event
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import chatplug
@@ -24,37 +24,13 @@ import httpx
 import pytest
 from chatplug.testing import FakeServer, Reply
 from core_support import API_KEY, MESSAGES, chunk
-from test_core_stream_edges import HELLO, STOP, Outcome, event, run_async, run_sync
+from stream_support import HELLO, MODEL, STOP, Outcome, Runner, event
 
-MODEL = "t-1"
 pytestmark = pytest.mark.anyio
 
 
 DONE = b"data: [DONE]\n\n"
 
-
-Runner = Callable[..., Awaitable[Outcome]]
-
-
-@pytest.fixture(params=["sync", "async"])
-def stream_call(request: pytest.FixtureRequest, server: FakeServer, registry: chatplug.PluginRegistry) -> Runner:
-    """Runs one streamed call with the sync or the async client (each test runs with both)."""
-
-    async def call(api_key: Any = API_KEY) -> Outcome:
-        if request.param == "sync":
-            with chatplug.Client(provider="testprov", api_key=api_key, base_url=server.base_url,
-                                 registry=registry) as client:
-                client._sleep = lambda seconds: None
-                return run_sync(client)
-        async with chatplug.AsyncClient(provider="testprov", api_key=api_key, base_url=server.base_url,
-                                        registry=registry) as aclient:
-            async def no_sleep(seconds: float) -> None:
-                return None
-
-            aclient._sleep = no_sleep
-            return await run_async(aclient)
-
-    return call
 
 
 def chatplug_records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
