@@ -10,25 +10,9 @@ from typing import Any, Union
 
 import attrs
 
-from chatplug.types import ChatCompletionMessage, WireObject, _publish, _raw_field
+from chatplug.types import _REQUEST_SIDE, ChatCompletionMessage, WireObject, _publish, _raw_field
 
-__all__ = [
-    "TextPart",
-    "ImageURL",
-    "ImageURLPart",
-    "ContentPart",
-    "Content",
-    "SystemMessage",
-    "DeveloperMessage",
-    "UserMessage",
-    "ToolMessage",
-    "Message",
-    "FunctionDefinition",
-    "Tool",
-    "ResponseFormat",
-    "StreamOptions",
-    "ChatCompletionRequest",
-]
+__all__ = list(_REQUEST_SIDE)  # the one list: chatplug.types must know these names before importing this module
 
 
 @attrs.define(kw_only=True)

@@ -9,15 +9,9 @@ from typing import Any
 
 import attrs
 
-from chatplug.types import Usage, WireObject, _emit_null, _publish, _raw_field
+from chatplug.types import _STREAM_SIDE, Usage, WireObject, _emit_null, _publish, _raw_field
 
-__all__ = [
-    "ChoiceDeltaToolCallFunction",
-    "ChoiceDeltaToolCall",
-    "ChoiceDelta",
-    "ChunkChoice",
-    "ChatCompletionChunk",
-]
+__all__ = list(_STREAM_SIDE)  # the one list: chatplug.types must know these names before importing this module
 
 
 @attrs.define(kw_only=True)

@@ -239,7 +239,7 @@ class ChatCompletion(WireObject):
 
 # ------------------------------------------------------- request and stream sides
 
-#: The names ``chatplug._request_types`` defines (its ``__all__``).
+#: The names ``chatplug._request_types`` defines: its ``__all__`` is this list.
 _REQUEST_SIDE = (
     "TextPart",
     "ImageURL",
@@ -258,7 +258,7 @@ _REQUEST_SIDE = (
     "ChatCompletionRequest",
 )
 
-#: The names ``chatplug._stream_types`` defines (its ``__all__``).
+#: The names ``chatplug._stream_types`` defines: its ``__all__`` is this list.
 _STREAM_SIDE = (
     "ChoiceDeltaToolCallFunction",
     "ChoiceDeltaToolCall",
