@@ -14,7 +14,7 @@ from chatplug.types import _STREAM_SIDE, Usage, WireObject, _emit_null, _publish
 __all__ = list(_STREAM_SIDE)  # the one list: chatplug.types must know these names before importing this module
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class ChoiceDeltaToolCallFunction(WireObject):
     """A fragment of a streamed function call: its name and/or an arguments piece."""
 
@@ -23,7 +23,7 @@ class ChoiceDeltaToolCallFunction(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class ChoiceDeltaToolCall(WireObject):
     """A fragment of a streamed tool call. ``index`` may be absent on some providers."""
 
@@ -34,7 +34,7 @@ class ChoiceDeltaToolCall(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class ChoiceDelta(WireObject):
     """What one stream chunk adds to a choice."""
 
@@ -46,7 +46,7 @@ class ChoiceDelta(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class ChunkChoice(WireObject):
     """One choice of a stream chunk; ``finish_reason`` is set on its last chunk."""
 
@@ -58,7 +58,7 @@ class ChunkChoice(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class ChatCompletionChunk(WireObject):
     """One chunk of a streamed completion (``object: "chat.completion.chunk"``).
 

@@ -31,6 +31,8 @@ from typing import Any, Literal
 
 import attrs
 
+from chatplug._attrs_methods import FrozenValueObject
+
 __all__ = ["ModelInfo", "ModelCatalog", "Thinking", "THINKING_MODES", "thinking_enabled"]
 
 #: How a model thinks: never, on request (see ``thinking_default``), or always.
@@ -65,8 +67,8 @@ def _check_thinking(instance: ModelInfo, attribute: Any, value: str | None) -> N
         raise ValueError(f"ModelInfo.thinking={value!r}: use one of {', '.join(THINKING_MODES)} (or None)")
 
 
-@attrs.frozen
-class ModelInfo:
+@attrs.frozen(eq=False, repr=False)
+class ModelInfo(FrozenValueObject):
     """What one model accepts. ``None`` in any field means "not declared": nothing is checked.
 
     - ``model``: the name this record was looked up for (filled in by
@@ -162,8 +164,8 @@ def _to_families(value: Iterable[tuple[str, ModelInfo]] | Mapping[str, ModelInfo
     return tuple((pattern, info) for pattern, info in value)
 
 
-@attrs.frozen
-class ModelCatalog:
+@attrs.frozen(eq=False, repr=False)
+class ModelCatalog(FrozenValueObject):
     """A provider's models as data: exact names, family patterns, and a default.
 
     - ``models``: records by exact model name.

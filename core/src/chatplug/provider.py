@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from chatplug._attrs_methods import FrozenValueObject
 from chatplug.catalog import ModelCatalog, ModelInfo
 
 __all__ = ["Provider", "Limits", "Range"]
@@ -27,8 +28,8 @@ def is_provider_id(value: object) -> bool:
     return isinstance(value, str) and value[:1] in _ID_FIRST and _ID_CHARACTERS.issuperset(value)
 
 
-@attrs.frozen
-class Range:
+@attrs.frozen(eq=False, repr=False)
+class Range(FrozenValueObject):
     """An inclusive numeric range, e.g. ``Range(0, 1)`` for a temperature."""
 
     min: float | None = None
@@ -76,8 +77,8 @@ def _to_range(value: Range | tuple[float, float] | None) -> Range | None:
     return Range(low, high)
 
 
-@attrs.frozen
-class Limits:
+@attrs.frozen(eq=False, repr=False)
+class Limits(FrozenValueObject):
     """Parameter limits a provider enforces. The core rejects a request that
     breaks one with :class:`~chatplug.InvalidRequestError` before any I/O;
     nothing is clamped silently. ``None`` means "no limit declared".
@@ -95,8 +96,8 @@ class Limits:
     )
 
 
-@attrs.frozen
-class Provider:
+@attrs.frozen(eq=False, repr=False)
+class Provider(FrozenValueObject):
     """A provider record: everything the core needs to call an OpenAI-compatible API.
 
     - ``id``: short lowercase name used in ``provider/model`` (``"glm"``).

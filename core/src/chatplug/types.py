@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from chatplug._attrs_methods import ValueObject
+
 if TYPE_CHECKING:
     from chatplug._request_types import (
         ChatCompletionRequest,
@@ -97,8 +99,13 @@ def _emit_null() -> Any:
     return attrs.field(default=None, metadata={EMIT_NULL: True})
 
 
-class WireObject:
-    """Base of every contract class: wire round trip and unknown-field access."""
+class WireObject(ValueObject):
+    """Base of every contract class: wire round trip and unknown-field access.
+
+    Its ``==`` and ``repr()`` are attrs' own, written once
+    (:mod:`chatplug._attrs_methods`): the classes are built with
+    ``eq=False, repr=False``, which halves the cost of creating them.
+    """
 
     __slots__ = ()
     _raw: dict[str, Any] | None
@@ -133,7 +140,7 @@ def _raw_field() -> Any:
 # --------------------------------------------------------------- response side
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class Function(WireObject):
     """The function a model called: its name and its JSON-encoded arguments."""
 
@@ -142,7 +149,7 @@ class Function(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class ChatCompletionMessageToolCall(WireObject):
     """A whole tool call in an assistant message. ``id`` is kept byte for byte."""
 
@@ -152,7 +159,7 @@ class ChatCompletionMessageToolCall(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class ChatCompletionMessage(WireObject):
     """An assistant message: a reply from the model, or one sent back in the history.
 
@@ -173,7 +180,7 @@ class ChatCompletionMessage(WireObject):
 AssistantMessage = ChatCompletionMessage
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class PromptTokensDetails(WireObject):
     """Breakdown of prompt tokens; ``cached_tokens`` were served from a cache."""
 
@@ -182,7 +189,7 @@ class PromptTokensDetails(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class CompletionTokensDetails(WireObject):
     """Breakdown of completion tokens; ``reasoning_tokens`` were spent thinking."""
 
@@ -193,7 +200,7 @@ class CompletionTokensDetails(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class Usage(WireObject):
     """Token counts of one completion."""
 
@@ -205,7 +212,7 @@ class Usage(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class Choice(WireObject):
     """One choice of a completion.
 
@@ -222,7 +229,7 @@ class Choice(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False)
 class ChatCompletion(WireObject):
     """A whole chat completion (``object: "chat.completion"``)."""
 
