@@ -9,12 +9,12 @@ so resolving them needs no module namespace.
 
 from typing import Any, Literal
 
-import attrs
+import attr
 
 __all__ = ["Adjustment"]
 
 
-@attrs.frozen
+@attr.frozen
 class Adjustment:
     """One change the core made to a request before sending it.
 
@@ -31,7 +31,7 @@ class Adjustment:
     action: Literal["dropped", "renamed", "filled"]
     param: str
     reason: str
-    value: Any = attrs.field(default=None, repr=False)
+    value: Any = attr.field(default=None, repr=False)
     to: str | None = None
 
 

@@ -11,7 +11,7 @@ These classes are built with ``eq=False, repr=False`` and inherit the methods
 below instead, which read the same per-field options attrs' generated methods
 read (``eq``, ``eq_key``, ``hash``, ``repr=False`` or a callable, ``init``).
 attrs still builds everything else: ``__init__``, slots, validators,
-converters, ``attrs.fields``, ``attrs.evolve``. The behaviour is attrs': the
+converters, ``attr.fields``, ``attr.evolve``. The behaviour is attrs': the
 same output, the same comparisons, the same ``"..."`` for a reference cycle;
 ``tests/core/test_core_attrs_methods.py`` checks it class by class against the
 methods attrs generates.
@@ -20,7 +20,7 @@ methods attrs generates.
 import threading
 from typing import Any
 
-import attrs
+import attr
 
 __all__ = ["ValueObject", "FrozenValueObject"]
 
@@ -37,7 +37,7 @@ _repr_running = threading.local()
 def _eq_fields(cls: type) -> tuple[tuple[str, Any], ...]:
     found = _EQ_FIELDS.get(cls)
     if found is None:
-        found = _EQ_FIELDS[cls] = tuple((field.name, field.eq_key) for field in attrs.fields(cls) if field.eq)
+        found = _EQ_FIELDS[cls] = tuple((field.name, field.eq_key) for field in attr.fields(cls) if field.eq)
     return found
 
 
@@ -45,7 +45,7 @@ def _hash_fields(cls: type) -> tuple[str, ...]:
     found = _HASH_FIELDS.get(cls)
     if found is None:
         found = _HASH_FIELDS[cls] = tuple(
-            field.name for field in attrs.fields(cls) if (field.eq if field.hash is None else field.hash)
+            field.name for field in attr.fields(cls) if (field.eq if field.hash is None else field.hash)
         )
     return found
 
@@ -55,7 +55,7 @@ def _repr_fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
     if found is None:
         found = _REPR_FIELDS[cls] = tuple(
             (field.name, repr if field.repr is True else field.repr, field.init)
-            for field in attrs.fields(cls)
+            for field in attr.fields(cls)
             if field.repr is not False
         )
     return found
@@ -92,7 +92,7 @@ def _show(self: Any) -> str:
     try:
         cls = self.__class__
         shown = ", ".join(
-            f"{name}={show(getattr(self, name) if init else getattr(self, name, attrs.NOTHING))}"
+            f"{name}={show(getattr(self, name) if init else getattr(self, name, attr.NOTHING))}"
             for name, show, init in _repr_fields(cls)
         )
         return f"{cls.__qualname__.rsplit('>.', 1)[-1]}({shown})"

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from types import UnionType
 from typing import TYPE_CHECKING, Any, TypeVar, Union, cast, get_args, get_origin
 
-import attrs
+import attr
 
 from chatplug import types as t
 from chatplug.errors import APIResponseValidationError
@@ -203,7 +203,7 @@ def _make_list_hook(tp: Any) -> Hook:
 
 
 def _is_wire_class(cls: Any) -> bool:
-    return isinstance(cls, type) and issubclass(cls, t.WireObject) and attrs.has(cls)
+    return isinstance(cls, type) and issubclass(cls, t.WireObject) and attr.has(cls)
 
 
 def _optional_inner(tp: Any) -> Any:
@@ -219,12 +219,12 @@ def _field_code(cls: type, field: Any, env: dict[str, Any]) -> list[str]:
     tp = _optional_inner(field.type)
     default = field.default
     lines: list[str] = []
-    if default is attrs.NOTHING:
+    if default is attr.NOTHING:
         env["_bad"] = _bad_value
         where_missing = f"{cls.__name__}.{name}"
         # "else:" so the checks below run on the value, not under the "missing" branch
         lines += [f"v = o.get({name!r})", "if v is None:", f"    _bad({where_missing!r}, 'a value', v)", "else:"]
-    elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+    elif isinstance(default, attr.Factory):  # type: ignore[arg-type]
         env[f"_factory_{name}"] = default.factory
         lines += [f"v = o.get({name!r})", "if v is None:", f"    v = _factory_{name}()", "else:"]
     elif default is None:
@@ -292,7 +292,7 @@ def _make_structure_hook(cls: type[T]) -> Callable[[Any, Any], T]:
     specialised version (type checks inline, slots set directly) is what keeps
     the per-chunk cost near raw ``json.loads``.
     """
-    attrs.resolve_types(cast(Any, cls))
+    attr.resolve_types(cast(Any, cls))
     env: dict[str, Any] = {"_cls": cls, "_new": object.__new__, "_WrongType": _WrongType}
     lines = [
         "def structure(o, _=None):",
@@ -300,7 +300,7 @@ def _make_structure_hook(cls: type[T]) -> Callable[[Any, Any], T]:
         f"        raise _WrongType('expected an object for {cls.__name__}, got ' + type(o).__name__)",
         "    self = _new(_cls)",
     ]
-    for field in attrs.fields(cast(Any, cls)):
+    for field in attr.fields(cast(Any, cls)):
         if field.name == "_raw":
             continue
         lines += ["    " + line for line in _field_code(cls, field, env)]
@@ -388,11 +388,11 @@ _Plan = tuple[tuple[str, bool, Any], ...]
 def _plan(cls: type) -> _Plan:
     """(wire name, emit null when built in Python, default) per field."""
     plan = []
-    for a in attrs.fields(cls):
+    for a in attr.fields(cls):
         if a.name == "_raw":
             continue
         default = a.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        if isinstance(default, attr.Factory):  # type: ignore[arg-type]
             default = default.factory()
         plan.append((a.name, bool(a.metadata.get(t.EMIT_NULL)), default))
     return tuple(plan)

@@ -36,9 +36,9 @@ def _plain_endpoint_class() -> type[Provider]:
     with _plain_lock:  # one class per process, or a record made in a racing thread would not be recognised
         if _plain_class is not None:
             return _plain_class
-        import attrs
+        import attr
 
-        @attrs.frozen
+        @attr.frozen
         class PlainEndpoint(Provider):
             """The provider record of ``Client(base_url=...)``: any OpenAI-compatible server,
             such as a local vLLM, llama.cpp or Ollama.

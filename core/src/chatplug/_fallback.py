@@ -24,7 +24,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import attrs
+import attr
 
 from chatplug._keypool import KeyPool, describe, removes_key, rests_key
 from chatplug._request import check_credentials, credential_secrets
@@ -95,7 +95,7 @@ def falls_over(error: BaseException, *, context_length: bool = False) -> bool:
 # ------------------------------------------------------------------- the gate
 
 
-@attrs.define(slots=True)
+@attr.define(slots=True)
 class Ticket:
     """What one attempt holds: the key it used and its limiter permit."""
 
@@ -177,7 +177,7 @@ class Gate:
     def event(self, event: RequestEvent, ticket: Ticket) -> RequestEvent:
         """The observer view of an attempt, with the chain index and key fingerprint."""
         if self.index or ticket.fingerprint is not None:
-            event = attrs.evolve(event, fallback_index=self.index, key_fingerprint=ticket.fingerprint)
+            event = attr.evolve(event, fallback_index=self.index, key_fingerprint=ticket.fingerprint)
         self.last_event = event
         return event
 
@@ -397,10 +397,10 @@ def _aguard(stream: AsyncStream, permit: Permit | None) -> _AsyncGuardedChunks:
 # ----------------------------------------------------------------- the chain
 
 
-@attrs.define
+@attr.define
 class _ChainState:
-    errors: list[BaseException] = attrs.field(factory=list)
-    models: list[str] = attrs.field(factory=list)
+    errors: list[BaseException] = attr.field(factory=list)
+    models: list[str] = attr.field(factory=list)
     call_id: int | None = None
     plan: CallPlan | None = None
     event: RequestEvent | None = None

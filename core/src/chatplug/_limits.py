@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-import attrs
+import attr
 
 from chatplug.errors import InvalidRequestError, LimiterUnavailableError, LimitWaitTimeoutError
 
@@ -55,7 +55,7 @@ def _positive_or_none(name: str, allow_none: bool = True) -> Any:
     return check
 
 
-@attrs.frozen
+@attr.frozen
 class RateLimit:
     """One limit, declared for a provider (``provider="glm"``, or ``None`` for
     each provider), optionally one model (``model="glm-4.6"``), optionally
@@ -75,10 +75,10 @@ class RateLimit:
     provider: str | None = None
     model: str | None = None
     per_key: bool = False
-    max_in_flight: int | None = attrs.field(default=None, validator=_positive_or_none("max_in_flight"))
-    rpm: int | None = attrs.field(default=None, validator=_positive_or_none("rpm"))
-    tpm: int | None = attrs.field(default=None, validator=_positive_or_none("tpm"))
-    window: int = attrs.field(default=60, validator=_positive_or_none("window", allow_none=False))
+    max_in_flight: int | None = attr.field(default=None, validator=_positive_or_none("max_in_flight"))
+    rpm: int | None = attr.field(default=None, validator=_positive_or_none("rpm"))
+    tpm: int | None = attr.field(default=None, validator=_positive_or_none("tpm"))
+    window: int = attr.field(default=60, validator=_positive_or_none("window", allow_none=False))
 
     def __attrs_post_init__(self) -> None:
         if self.max_in_flight is None and self.rpm is None and self.tpm is None:
@@ -321,7 +321,7 @@ class _AsyncRedisBackend:
 # ------------------------------------------------------------------ permits
 
 
-@attrs.define
+@attr.define
 class _Reservation:
     item: Any
     scope: str

@@ -6,12 +6,12 @@ Part of :mod:`chatplug.plugins`, which imports this module on first access to
 load never creates the class (creating an attrs class costs about 0.25 ms).
 """
 
-import attrs
+import attr
 
 __all__ = ["PluginFailure"]
 
 
-@attrs.frozen
+@attr.frozen
 class PluginFailure:
     """A plugin that could not be loaded: its name, distribution and the error."""
 

@@ -8,14 +8,14 @@ creates these classes (see the docstring of :mod:`chatplug.types`).
 
 from typing import Any, Union
 
-import attrs
+import attr
 
 from chatplug.types import _REQUEST_SIDE, ChatCompletionMessage, WireObject, _publish, _raw_field
 
 __all__ = list(_REQUEST_SIDE)  # the one list: chatplug.types must know these names before importing this module
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class TextPart(WireObject):
     """A text content part: ``{"type": "text", "text": ...}``."""
 
@@ -24,7 +24,7 @@ class TextPart(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ImageURL(WireObject):
     """The ``image_url`` object of an image content part."""
 
@@ -33,7 +33,7 @@ class ImageURL(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ImageURLPart(WireObject):
     """An image content part: ``{"type": "image_url", "image_url": {"url": ...}}``."""
 
@@ -48,7 +48,7 @@ ContentPart = Union[TextPart, ImageURLPart, dict[str, Any]]
 Content = Union[str, list[ContentPart], None]
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class SystemMessage(WireObject):
     """A ``system`` message."""
 
@@ -58,7 +58,7 @@ class SystemMessage(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class DeveloperMessage(WireObject):
     """A ``developer`` message (OpenAI's newer name for system instructions)."""
 
@@ -68,7 +68,7 @@ class DeveloperMessage(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class UserMessage(WireObject):
     """A ``user`` message; ``content`` may be a string or a list of content parts."""
 
@@ -78,7 +78,7 @@ class UserMessage(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ToolMessage(WireObject):
     """A ``tool`` message answering the tool call whose id is ``tool_call_id``."""
 
@@ -100,7 +100,7 @@ Message = Union[
 ]
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class FunctionDefinition(WireObject):
     """A function the model may call: name, description and JSON-schema parameters."""
 
@@ -111,7 +111,7 @@ class FunctionDefinition(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class Tool(WireObject):
     """A tool offered to the model. Provider tools (``builtin_function``,
     ``web_search``) keep their own fields, readable through ``model_extra``."""
@@ -121,7 +121,7 @@ class Tool(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ResponseFormat(WireObject):
     """``response_format``: ``{"type": "text" | "json_object" | "json_schema", ...}``."""
 
@@ -130,7 +130,7 @@ class ResponseFormat(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class StreamOptions(WireObject):
     """``stream_options``: ask for a usage report at the end of a stream."""
 
@@ -138,7 +138,7 @@ class StreamOptions(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ChatCompletionRequest(WireObject):
     """A whole chat-completions request body, as sent on the wire."""
 

@@ -7,14 +7,14 @@ says so). A process that makes no stream call never creates these classes.
 
 from typing import Any
 
-import attrs
+import attr
 
 from chatplug.types import _STREAM_SIDE, Usage, WireObject, _emit_null, _publish, _raw_field
 
 __all__ = list(_STREAM_SIDE)  # the one list: chatplug.types must know these names before importing this module
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ChoiceDeltaToolCallFunction(WireObject):
     """A fragment of a streamed function call: its name and/or an arguments piece."""
 
@@ -23,7 +23,7 @@ class ChoiceDeltaToolCallFunction(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ChoiceDeltaToolCall(WireObject):
     """A fragment of a streamed tool call. ``index`` may be absent on some providers."""
 
@@ -34,7 +34,7 @@ class ChoiceDeltaToolCall(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ChoiceDelta(WireObject):
     """What one stream chunk adds to a choice."""
 
@@ -46,19 +46,19 @@ class ChoiceDelta(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ChunkChoice(WireObject):
     """One choice of a stream chunk; ``finish_reason`` is set on its last chunk."""
 
     index: int = 0
-    delta: ChoiceDelta = attrs.field(factory=ChoiceDelta)
+    delta: ChoiceDelta = attr.field(factory=ChoiceDelta)
     finish_reason: str | None = _emit_null()
     native_finish_reason: str | None = None
     logprobs: Any = None
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ChatCompletionChunk(WireObject):
     """One chunk of a streamed completion (``object: "chat.completion.chunk"``).
 
@@ -69,7 +69,7 @@ class ChatCompletionChunk(WireObject):
     object: str = "chat.completion.chunk"
     created: int = 0
     model: str = ""
-    choices: list[ChunkChoice] = attrs.field(factory=list)
+    choices: list[ChunkChoice] = attr.field(factory=list)
     usage: Usage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None

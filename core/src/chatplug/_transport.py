@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
+import attr
 import httpx
 
 from chatplug._convert import structure_completion
@@ -43,7 +43,7 @@ MAX_RETRY_DELAY = 8.0
 
 # No generated == or repr: a plan is compared by identity and never shown, and each
 # generated method is source attrs compiles in every process (about 1.8 M instructions).
-@attrs.define(slots=True, eq=False, repr=False)
+@attr.define(slots=True, eq=False, repr=False)
 class CallPlan:
     """Everything about one call that was decided before any I/O.
 
@@ -56,16 +56,16 @@ class CallPlan:
     provider: Provider
     model: str
     url: str
-    headers: dict[str, str] = attrs.field(repr=False)
+    headers: dict[str, str] = attr.field(repr=False)
     redacted_headers: dict[str, str]
     params: dict[str, Any] | None
-    payload: dict[str, Any] = attrs.field(repr=False)
-    body: bytes = attrs.field(repr=False)
+    payload: dict[str, Any] = attr.field(repr=False)
+    body: bytes = attr.field(repr=False)
     stream: bool
     timeout: Any
     normalizer: ResponseNormalizer
-    secrets: tuple[str, ...] = attrs.field(repr=False)
-    hook: Any = attrs.field(repr=False)
+    secrets: tuple[str, ...] = attr.field(repr=False)
+    hook: Any = attr.field(repr=False)
     observed: bool = True
 
     def event(self, attempt: int) -> RequestEvent:

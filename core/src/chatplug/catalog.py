@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-import attrs
+import attr
 
 from chatplug._attrs_methods import FrozenValueObject
 
@@ -67,7 +67,7 @@ def _check_thinking(instance: ModelInfo, attribute: Any, value: str | None) -> N
         raise ValueError(f"ModelInfo.thinking={value!r}: use one of {', '.join(THINKING_MODES)} (or None)")
 
 
-@attrs.frozen(eq=False, repr=False)
+@attr.frozen(eq=False, repr=False)
 class ModelInfo(FrozenValueObject):
     """What one model accepts. ``None`` in any field means "not declared": nothing is checked.
 
@@ -103,24 +103,24 @@ class ModelInfo(FrozenValueObject):
     source: str = "default"
     context_window: int | None = None
     max_output: int | None = None
-    thinking: Thinking | None = attrs.field(default=None, validator=_check_thinking)
+    thinking: Thinking | None = attr.field(default=None, validator=_check_thinking)
     thinking_default: bool | None = None
-    fixed: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map, hash=False)
-    fixed_without_thinking: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map, hash=False)
-    ranges: Mapping[str, Any] = attrs.field(factory=dict, converter=_to_ranges, hash=False)
-    unsupported: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map, hash=False)
-    renames: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map, hash=False)
+    fixed: Mapping[str, Any] = attr.field(factory=dict, converter=_frozen_map, hash=False)
+    fixed_without_thinking: Mapping[str, Any] = attr.field(factory=dict, converter=_frozen_map, hash=False)
+    ranges: Mapping[str, Any] = attr.field(factory=dict, converter=_to_ranges, hash=False)
+    unsupported: Mapping[str, str] = attr.field(factory=dict, converter=_frozen_map, hash=False)
+    renames: Mapping[str, str] = attr.field(factory=dict, converter=_frozen_map, hash=False)
     tools: bool | None = None
     images: bool | None = None
     json_mode: bool | None = None
     json_schema: bool | None = None
-    reasoning_effort: tuple[str, ...] | None = attrs.field(default=None, converter=_optional_strings)
+    reasoning_effort: tuple[str, ...] | None = attr.field(default=None, converter=_optional_strings)
     reasoning_in_history: bool = False
     notes: str = ""
 
     def replace(self, **changes: Any) -> ModelInfo:
         """A copy with ``changes`` applied: how a family record derives from a base one."""
-        return attrs.evolve(self, **changes)
+        return attr.evolve(self, **changes)
 
     @property
     def thinks_by_default(self) -> bool | None:
@@ -136,7 +136,7 @@ class ModelInfo(FrozenValueObject):
     def summary(self) -> dict[str, Any]:
         """The declared facts as a plain dict (``None`` fields left out), for display and JSON."""
         out: dict[str, Any] = {}
-        for field in attrs.fields(ModelInfo):
+        for field in attr.fields(ModelInfo):
             value = getattr(self, field.name)
             if value is None or (isinstance(value, Mapping) and not value) or (field.name == "notes" and not value):
                 continue
@@ -164,7 +164,7 @@ def _to_families(value: Iterable[tuple[str, ModelInfo]] | Mapping[str, ModelInfo
     return tuple((pattern, info) for pattern, info in value)
 
 
-@attrs.frozen(eq=False, repr=False)
+@attr.frozen(eq=False, repr=False)
 class ModelCatalog(FrozenValueObject):
     """A provider's models as data: exact names, family patterns, and a default.
 
@@ -177,11 +177,11 @@ class ModelCatalog(FrozenValueObject):
       an unknown model is never a crash, it is simply not checked.
     """
 
-    models: Mapping[str, ModelInfo] = attrs.field(factory=dict, converter=_to_models, hash=False)
-    families: tuple[tuple[str, ModelInfo], ...] = attrs.field(factory=tuple, converter=_to_families, hash=False)
-    default: ModelInfo = attrs.field(factory=ModelInfo, hash=False)
+    models: Mapping[str, ModelInfo] = attr.field(factory=dict, converter=_to_models, hash=False)
+    families: tuple[tuple[str, ModelInfo], ...] = attr.field(factory=tuple, converter=_to_families, hash=False)
+    default: ModelInfo = attr.field(factory=ModelInfo, hash=False)
     #: Records already looked up (they are immutable): every request looks its model up twice.
-    _looked_up: dict[str, ModelInfo] = attrs.field(factory=dict, init=False, repr=False, eq=False, hash=False)
+    _looked_up: dict[str, ModelInfo] = attr.field(factory=dict, init=False, repr=False, eq=False, hash=False)
 
     def lookup(self, model: str) -> ModelInfo:
         """The record for ``model``: an exact entry, else the first matching family, else ``default``.
@@ -198,11 +198,11 @@ class ModelCatalog(FrozenValueObject):
     def _find(self, model: str) -> ModelInfo:
         info = self.models.get(model)
         if info is not None:
-            return attrs.evolve(info, model=model, source=model)
+            return attr.evolve(info, model=model, source=model)
         for pattern, family in self.families:
             if fnmatch.fnmatchcase(model, pattern):
-                return attrs.evolve(family, model=model, source=pattern)
-        return attrs.evolve(self.default, model=model, source="default")
+                return attr.evolve(family, model=model, source=pattern)
+        return attr.evolve(self.default, model=model, source="default")
 
     def __bool__(self) -> bool:
         return bool(self.models or self.families)

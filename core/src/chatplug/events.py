@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
+import attr
 
 from chatplug.provider import Provider
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["RequestEvent", "Adjustment"]
 
 
-@attrs.frozen
+@attr.frozen
 class RequestEvent:
     """One attempt of one call, as observer hooks see it.
 
@@ -36,7 +36,7 @@ class RequestEvent:
     method: str
     url: str
     headers: Mapping[str, str]
-    payload: Mapping[str, Any] = attrs.field(repr=False)
+    payload: Mapping[str, Any] = attr.field(repr=False)
     stream: bool
     fallback_index: int = 0
     key_fingerprint: str | None = None

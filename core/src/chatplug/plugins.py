@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
+import attr
 import pluggy
 
 from chatplug import hookspecs
@@ -220,7 +220,7 @@ class PluginRegistry:
                 self._fail(plugin_name, dist, version, f"chatplug_providers failed: {type(exc).__name__}: {exc}", exc)
                 continue
             for provider in declared:
-                provider = attrs.evolve(provider, distribution=provider.distribution or dist or plugin_name,
+                provider = attr.evolve(provider, distribution=provider.distribution or dist or plugin_name,
                                         version=provider.version or version)
                 if provider.id in found or provider.id in clashes:
                     first = owners.get(provider.id, "?")

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-import attrs
+import attr
 
 from chatplug._attrs_methods import FrozenValueObject
 from chatplug.catalog import ModelCatalog, ModelInfo
@@ -28,7 +28,7 @@ def is_provider_id(value: object) -> bool:
     return isinstance(value, str) and value[:1] in _ID_FIRST and _ID_CHARACTERS.issuperset(value)
 
 
-@attrs.frozen(eq=False, repr=False)
+@attr.frozen(eq=False, repr=False)
 class Range(FrozenValueObject):
     """An inclusive numeric range, e.g. ``Range(0, 1)`` for a temperature."""
 
@@ -77,7 +77,7 @@ def _to_range(value: Range | tuple[float, float] | None) -> Range | None:
     return Range(low, high)
 
 
-@attrs.frozen(eq=False, repr=False)
+@attr.frozen(eq=False, repr=False)
 class Limits(FrozenValueObject):
     """Parameter limits a provider enforces. The core rejects a request that
     breaks one with :class:`~chatplug.InvalidRequestError` before any I/O;
@@ -87,16 +87,16 @@ class Limits(FrozenValueObject):
     the object form ``{"type": "function", "function": {"name": ...}}``.
     """
 
-    temperature: Range | None = attrs.field(default=None, converter=_to_range)
-    top_p: Range | None = attrs.field(default=None, converter=_to_range)
+    temperature: Range | None = attr.field(default=None, converter=_to_range)
+    top_p: Range | None = attr.field(default=None, converter=_to_range)
     max_stop: int | None = None
     max_n: int | None = None
-    tool_choice: tuple[str, ...] | None = attrs.field(
+    tool_choice: tuple[str, ...] | None = attr.field(
         default=None, converter=_to_optional_strings
     )
 
 
-@attrs.frozen(eq=False, repr=False)
+@attr.frozen(eq=False, repr=False)
 class Provider(FrozenValueObject):
     """A provider record: everything the core needs to call an OpenAI-compatible API.
 
@@ -116,24 +116,24 @@ class Provider(FrozenValueObject):
       checked per model.
     """
 
-    id: str = attrs.field()
-    base_url: str = attrs.field()
+    id: str = attr.field()
+    base_url: str = attr.field()
     name: str = ""
-    endpoints: Mapping[str, str] = attrs.field(factory=dict, converter=_to_string_map, hash=False)
-    api_key_env: tuple[str, ...] = attrs.field(default=(), converter=_to_strings)
+    endpoints: Mapping[str, str] = attr.field(factory=dict, converter=_to_string_map, hash=False)
+    api_key_env: tuple[str, ...] = attr.field(default=(), converter=_to_strings)
     base_url_env: str | None = None
-    models: tuple[str, ...] = attrs.field(default=(), converter=_to_strings)
-    model_prefixes: tuple[str, ...] = attrs.field(default=(), converter=_to_strings)
-    limits: Limits = attrs.field(factory=Limits)
-    capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=_to_string_set)
+    models: tuple[str, ...] = attr.field(default=(), converter=_to_strings)
+    model_prefixes: tuple[str, ...] = attr.field(default=(), converter=_to_strings)
+    limits: Limits = attr.field(factory=Limits)
+    capabilities: frozenset[str] = attr.field(default=frozenset(), converter=_to_string_set)
     auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"
     docs_url: str | None = None
-    catalog: ModelCatalog = attrs.field(factory=ModelCatalog, hash=False)
+    catalog: ModelCatalog = attr.field(factory=ModelCatalog, hash=False)
     #: The distribution that declared this provider (filled in by the loader).
-    distribution: str | None = attrs.field(default=None, eq=False)
+    distribution: str | None = attr.field(default=None, eq=False)
     #: That distribution's version (filled in by the loader).
-    version: str | None = attrs.field(default=None, eq=False)
+    version: str | None = attr.field(default=None, eq=False)
 
     @id.validator
     def _check_id(self, _: Any, value: str) -> None:

@@ -29,7 +29,7 @@ structuring functions) needs no module namespace and no evaluation of strings.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-import attrs
+import attr
 
 from chatplug._attrs_methods import ValueObject
 
@@ -96,7 +96,7 @@ EMIT_NULL = "chatplug_emit_null"
 
 
 def _emit_null() -> Any:
-    return attrs.field(default=None, metadata={EMIT_NULL: True})
+    return attr.field(default=None, metadata={EMIT_NULL: True})
 
 
 class WireObject(ValueObject):
@@ -134,13 +134,13 @@ class WireObject(ValueObject):
 
 
 def _raw_field() -> Any:
-    return attrs.field(default=None, init=False, repr=False, eq=False)
+    return attr.field(default=None, init=False, repr=False, eq=False)
 
 
 # --------------------------------------------------------------- response side
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class Function(WireObject):
     """The function a model called: its name and its JSON-encoded arguments."""
 
@@ -149,17 +149,17 @@ class Function(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ChatCompletionMessageToolCall(WireObject):
     """A whole tool call in an assistant message. ``id`` is kept byte for byte."""
 
     id: str = ""
-    function: Function = attrs.field(factory=Function)
+    function: Function = attr.field(factory=Function)
     type: str = "function"
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ChatCompletionMessage(WireObject):
     """An assistant message: a reply from the model, or one sent back in the history.
 
@@ -180,7 +180,7 @@ class ChatCompletionMessage(WireObject):
 AssistantMessage = ChatCompletionMessage
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class PromptTokensDetails(WireObject):
     """Breakdown of prompt tokens; ``cached_tokens`` were served from a cache."""
 
@@ -189,7 +189,7 @@ class PromptTokensDetails(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class CompletionTokensDetails(WireObject):
     """Breakdown of completion tokens; ``reasoning_tokens`` were spent thinking."""
 
@@ -200,7 +200,7 @@ class CompletionTokensDetails(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class Usage(WireObject):
     """Token counts of one completion."""
 
@@ -212,7 +212,7 @@ class Usage(WireObject):
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class Choice(WireObject):
     """One choice of a completion.
 
@@ -222,14 +222,14 @@ class Choice(WireObject):
     """
 
     index: int = 0
-    message: ChatCompletionMessage = attrs.field(factory=ChatCompletionMessage)
+    message: ChatCompletionMessage = attr.field(factory=ChatCompletionMessage)
     finish_reason: str | None = _emit_null()
     native_finish_reason: str | None = None
     logprobs: Any = None
     _raw: dict[str, Any] | None = _raw_field()
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attr.define(kw_only=True, eq=False, repr=False)
 class ChatCompletion(WireObject):
     """A whole chat completion (``object: "chat.completion"``)."""
 
@@ -237,7 +237,7 @@ class ChatCompletion(WireObject):
     object: str = "chat.completion"
     created: int = 0
     model: str = ""
-    choices: list[Choice] = attrs.field(factory=list)
+    choices: list[Choice] = attr.field(factory=list)
     usage: Usage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
+import attr
 
 from chatplug._cli._paths import data_dir
 
@@ -107,7 +107,7 @@ def new_conversation_id() -> str:
     return f"{time.time_ns() // 1_000_000:012x}{os.urandom(6).hex()}"
 
 
-@attrs.frozen
+@attr.frozen
 class Exchange:
     """One prompt and its reply (or the error that ended it), as logged."""
 
@@ -116,7 +116,7 @@ class Exchange:
     prompt: str
     provider: str | None = None
     system: str | None = None
-    options: Mapping[str, Any] = attrs.field(factory=dict)
+    options: Mapping[str, Any] = attr.field(factory=dict)
     response: str | None = None
     reasoning: str | None = None
     tool_calls: Sequence[Any] | None = None
@@ -126,7 +126,7 @@ class Exchange:
     duration_ms: int | None = None
     error: str | None = None
     error_type: str | None = None
-    created_at: str = attrs.field(factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    created_at: str = attr.field(factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
 
 
 def migrate(connection: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
@@ -211,7 +211,7 @@ class ConversationLog:
     def add(self, exchange: Exchange) -> int:
         """Write one exchange; return its row id."""
         redact = self._redact
-        row: dict[str, Any] = attrs.asdict(exchange, recurse=False)
+        row: dict[str, Any] = attr.asdict(exchange, recurse=False)
         for name in ("prompt", "system", "response", "reasoning", "error"):
             if row[name] is not None:
                 row[name] = redact(row[name])

@@ -49,7 +49,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-import attrs
+import attr
 import httpx
 
 from chatplug.hookspecs import hookimpl
@@ -94,7 +94,7 @@ class CassetteMismatch(AssertionError):
     """A request the cassette holds no recording for, while it may not record one."""
 
 
-@attrs.frozen
+@attr.frozen
 class SentRequest:
     """What the app sent, as the matcher sees it."""
 
@@ -107,7 +107,7 @@ class SentRequest:
     body: Any
 
 
-@attrs.define
+@attr.define
 class Interaction:
     """One recorded call: the request (without credentials) and the response."""
 
@@ -211,7 +211,7 @@ TAGGER_NAME = "chatplug.testing.cassette"
 _CHATPLUG_USER_AGENT = "chatplug/"
 
 
-@attrs.define
+@attr.define
 class _Note:
     """What the observer learned about the attempt about to be sent in this context."""
 
@@ -338,7 +338,7 @@ class _Patches:
 _PATCHES = _Patches()
 
 
-@attrs.frozen
+@attr.frozen
 class _Call:
     """One attempt, as claimed by the transport: who it is for and what to scrub."""
 

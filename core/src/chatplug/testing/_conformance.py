@@ -30,7 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
-import attrs
+import attr
 import pytest
 
 from chatplug._client import AsyncClient, Client
@@ -69,7 +69,7 @@ _DUMMY = Provider(
 )
 
 
-@attrs.frozen
+@attr.frozen
 class Transcript:
     """A recorded response and the final completion it must decode to.
 
@@ -87,7 +87,7 @@ class Transcript:
     expected: Mapping[str, Any] | str | Path
     model: str | None = None
     stream: bool | None = None
-    request: Mapping[str, Any] = attrs.field(factory=dict)
+    request: Mapping[str, Any] = attr.field(factory=dict)
 
     @property
     def name(self) -> str:
@@ -100,7 +100,7 @@ class Transcript:
         return self.stream if self.stream is not None else Path(self.path).suffix == ".sse"
 
 
-@attrs.frozen
+@attr.frozen
 class ErrorSample:
     """An error response and how chatplug must classify it.
 
@@ -119,7 +119,7 @@ class ErrorSample:
     error: type[APIError]
     retryable: bool
     code: str | None = None
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    headers: Mapping[str, str] = attr.field(factory=dict)
     name: str | None = None
 
     @property

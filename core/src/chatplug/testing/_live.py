@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import attrs
+import attr
 
 from chatplug.testing._record import NothingRecorded, Recorded, record_call, save_fixture
 from chatplug.testing._server import sse_events
@@ -54,7 +54,7 @@ _PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-@attrs.frozen
+@attr.frozen
 class Scenario:
     """One request of the standard set."""
 
@@ -62,7 +62,7 @@ class Scenario:
     model: str
     stream: bool
     messages: list[dict[str, Any]]
-    params: dict[str, Any] = attrs.field(factory=dict)
+    params: dict[str, Any] = attr.field(factory=dict)
 
 
 def _env_suffix(provider_id: str) -> str:
@@ -96,15 +96,15 @@ def scenarios_for(provider: Any, environ: Mapping[str, str] | None = None) -> li
 # ------------------------------------------------------------------ shapes
 
 
-@attrs.define
+@attr.define
 class Shape:
     """What a response looks like, values left out."""
 
     kind: str  # "stream", "completion" or "error"
-    fields: dict[str, set[str]] = attrs.field(factory=dict)
-    finish_reasons: set[str] = attrs.field(factory=set)
-    usage: set[str] = attrs.field(factory=set)
-    framing: set[str] = attrs.field(factory=set)
+    fields: dict[str, set[str]] = attr.field(factory=dict)
+    finish_reasons: set[str] = attr.field(factory=set)
+    usage: set[str] = attr.field(factory=set)
+    framing: set[str] = attr.field(factory=set)
 
 
 def _type_name(value: Any) -> str:

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
+import attr
 import httpx
 
 from chatplug._version import __version__
@@ -136,7 +136,7 @@ def redact_prompt(payload: Any, replacement: str) -> Any:
     return {**payload, "messages": messages}
 
 
-@attrs.define
+@attr.define
 class Exchange:
     """One request and the response to it, as they crossed the wire.
 
@@ -151,8 +151,8 @@ class Exchange:
     request_body: bytes
     recorded_at: _dt.datetime
     status: int = 0
-    response_headers: list[tuple[str, str]] = attrs.field(factory=list)
-    chunks: list[bytes] = attrs.field(factory=list)
+    response_headers: list[tuple[str, str]] = attr.field(factory=list)
+    chunks: list[bytes] = attr.field(factory=list)
     #: Whether the body was read to its end (a client that stops early leaves it False).
     complete: bool = False
     #: A transport error that ended the exchange, if any.
@@ -217,7 +217,7 @@ class Exchange:
         )
 
 
-@attrs.frozen
+@attr.frozen
 class ScrubbedExchange:
     """An :class:`Exchange` with no credential left in it: what gets written to files."""
 
@@ -537,7 +537,7 @@ class NothingRecorded(Exception):
     """The request never got a response (the connection failed): there is nothing to store."""
 
 
-@attrs.frozen
+@attr.frozen
 class Recorded:
     """What :func:`record_call` captured, scrubbed, and how the client read it."""
 

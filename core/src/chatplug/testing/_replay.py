@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
+import attr
 
 from chatplug.testing._server import RecordedRequest, Reply, sse_events
 
@@ -29,7 +29,7 @@ _STATUS = re.compile(r"HTTP(?:/[0-9.]+)?\s+(\d{3})")
 _HAND_WRITTEN_STATUS = re.compile(r"^HTTP status:\s*(\d{3})\b", re.MULTILINE)
 
 
-@attrs.frozen
+@attr.frozen
 class Recording:
     """One recorded response (and, if the sidecar says, the request that got it)."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import attrs
+import attr
 
 __all__ = ["MALFORMED_LINE", "FakeServer", "RecordedRequest", "Reply", "sse_events"]
 
@@ -65,7 +65,7 @@ def _encode_event(item: Any) -> bytes:
 MALFORMED_LINE = b'data: {"id": "broken", "choices": [{"delta": {"content": "unterminated\n\n'
 
 
-@attrs.frozen
+@attr.frozen
 class Reply:
     """One scripted response, with optional faults.
 
@@ -172,7 +172,7 @@ class Reply:
         return load_recording(path).reply()
 
 
-@attrs.define
+@attr.define
 class RecordedRequest:
     """A request the server received."""
 
