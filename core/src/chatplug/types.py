@@ -15,9 +15,10 @@ The reply side, which every call needs, is defined in this module. The
 request side (messages, content parts, tools, ``ChatCompletionRequest``) and
 the stream side (``ChatCompletionChunk`` and its parts) are defined in
 ``chatplug._request_types`` and ``chatplug._stream_types`` and imported on
-first access to one of their names here (PEP 562): creating an attrs class
-costs about 0.25 ms (attrs compiles its methods), and a process that sends a
-plain request and reads its reply needs none of them. Every class belongs to
+first access to one of their names here (PEP 562): creating a contract class
+costs about 0.15 ms even with ``==`` and ``repr()`` shared (attrs still
+compiles its ``__init__``), and a process that sends a plain request and reads
+its reply needs none of them. Every class belongs to
 ``chatplug.types`` all the same: import it from here; its ``__module__`` (so
 the class's repr, pickles and documentation tools) says ``chatplug.types``.
 
