@@ -10,6 +10,7 @@ made from the same fields.
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any
 
 import attrs
@@ -168,3 +169,67 @@ def test_provider_records_compare_hash_and_print_by_value() -> None:
     assert hash(info) == hash(ModelInfo(context_window=8, fixed={"top_p": 1}))  # fixed: hash=False
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         info.notes = "x"  # type: ignore[misc]
+
+
+# The methods keep per-class field lists, made on first use. The classes below
+# are created inside each test, so those lists are made there (not carried over
+# from an earlier test, nor from a parent process that forked this one).
+
+
+def _fresh_classes() -> tuple[Any, Any]:
+    """Two classes with the same fields, made here: one with the shared methods, one
+    with the methods attrs generates. Both are named as a class defined in a function
+    inside a function would be, which attrs' repr shows by its last name."""
+
+    def fields() -> dict[str, Any]:
+        return {
+            "name": attrs.field(eq=str.lower),  # compared through a key
+            "size": attrs.field(default=0),
+            "note": attrs.field(default="", eq=False),  # neither compared nor hashed
+            "tags": attrs.field(default=(), hash=False),  # compared, not hashed
+            "secret": attrs.field(default="", repr=False),
+            "shown": attrs.field(default=0, repr=lambda value: f"<{value}>"),
+            "later": attrs.field(init=False, eq=False),  # never set: attrs shows NOTHING
+        }
+
+    ours = attrs.make_class("Sample", fields(), bases=(FrozenValueObject,), frozen=True, eq=False, repr=False)
+    twin = attrs.make_class("Sample", fields(), frozen=True)
+    for cls in (ours, twin):
+        cls.__qualname__ = "outer.<locals>.inner.<locals>.Sample"
+    return ours, twin
+
+
+def test_a_fresh_frozen_class_compares_hashes_and_prints_as_attrs_makes_it() -> None:
+    ours, twin = _fresh_classes()
+    for cls in (ours, twin):
+        assert repr(cls("Ab", 2, "n", ("t",), "s", 3)) == (
+            "Sample(name='Ab', size=2, note='n', tags=('t',), shown=<3>, later=NOTHING)"
+        )
+        same = cls("aB", 2, "other note", ("t",), "s", 3)
+        assert cls("Ab", 2, "n", ("t",), "s", 3) == same and hash(cls("Ab", 2, "n", ("t",), "s", 3)) == hash(same)
+        assert cls("Ab", 2) != cls("Ac", 2) and cls("Ab", 2) != cls("Ab", 3)
+        assert cls("Ab", tags=("x",)) != cls("Ab", tags=("y",))
+        assert hash(cls("Ab", tags=("x",))) == hash(cls("Ab", tags=("y",)))  # hash=False
+        assert hash(cls("Ab", size=1)) != hash(cls("Ab", size=2))
+        assert (cls("Ab") == cls("Ab")) is True and (cls("Ab") != cls("Ab")) is False
+        later_set = cls("x")
+        object.__setattr__(later_set, "later", 5)
+        assert repr(later_set) == "Sample(name='x', size=0, note='', tags=(), shown=<0>, later=5)"
+        with pytest.raises(AttributeError):
+            repr(object.__new__(cls))  # a field __init__ sets, unset: attrs' repr raises too
+
+
+def test_a_fresh_class_without_compared_fields_is_equal_to_its_kind() -> None:
+    blank = attrs.make_class("Blank", {"note": attrs.field(default="", eq=False)}, bases=(ValueObject,),
+                             eq=False, repr=False)
+    assert (blank("a") == blank("b")) is True and (blank("a") != blank("b")) is False
+    assert repr(blank("a")) == "Blank(note='a')"
+
+
+def test_repr_works_in_a_thread_that_never_printed_one() -> None:
+    ours, _ = _fresh_classes()
+    shown: list[str] = []
+    worker = threading.Thread(target=lambda: shown.append(repr(ours("x"))))
+    worker.start()
+    worker.join()
+    assert shown == ["Sample(name='x', size=0, note='', tags=(), shown=<0>, later=NOTHING)"]

@@ -29,8 +29,10 @@ PACKAGES = {
 }
 
 #: The modules mutated (issue 11): the core's stream, accumulate, transport,
-#: errors, plugins, request and SSE modules, and each plugin's error and payload modules.
+#: errors, plugins, request and SSE modules, the contract's shared ==/hash/repr,
+#: and each plugin's error and payload modules.
 MUTATED = [
+    "src/chatplug/_attrs_methods.py",
     "src/chatplug/_streaming.py",
     "src/chatplug/_accumulate.py",
     "src/chatplug/_transport.py",

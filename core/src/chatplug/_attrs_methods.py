@@ -26,8 +26,8 @@ __all__ = ["ValueObject", "FrozenValueObject"]
 
 #: Per class: (name, eq_key or None) of the fields ``==`` compares, in order.
 _EQ_FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {}
-#: Per class: the names of the fields ``hash()`` covers, in order.
-_HASH_FIELDS: dict[type, tuple[str, ...]] = {}
+#: Per class: (name, eq_key or None) of the fields ``hash()`` covers, in order.
+_HASH_FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {}
 #: Per class: (name, formatter, set by __init__) of the fields ``repr()`` shows, in order.
 _REPR_FIELDS: dict[type, tuple[tuple[str, Any, bool], ...]] = {}
 #: The objects whose ``repr()`` is under way in this thread (attrs' guard against cycles).
@@ -41,11 +41,13 @@ def _eq_fields(cls: type) -> tuple[tuple[str, Any], ...]:
     return found
 
 
-def _hash_fields(cls: type) -> tuple[str, ...]:
+def _hash_fields(cls: type) -> tuple[tuple[str, Any], ...]:
     found = _HASH_FIELDS.get(cls)
     if found is None:
         found = _HASH_FIELDS[cls] = tuple(
-            field.name for field in attr.fields(cls) if (field.eq if field.hash is None else field.hash)
+            (field.name, field.eq_key)
+            for field in attr.fields(cls)
+            if (field.eq if field.hash is None else field.hash)
         )
     return found
 
@@ -76,9 +78,12 @@ def _equal(self: Any, other: object) -> Any:
 
 
 def _hash(self: Any) -> int:
-    """attrs' ``__hash__`` of a frozen class: the class and the hashed fields' values."""
+    """attrs' ``__hash__`` of a frozen class: the class and the hashed fields' values
+    (through the field's ``eq`` key where it has one, so equal objects hash alike)."""
     cls = self.__class__
-    return hash((cls, *(getattr(self, name) for name in _hash_fields(cls))))
+    return hash(
+        (cls, *(getattr(self, name) if key is None else key(getattr(self, name)) for name, key in _hash_fields(cls)))
+    )
 
 
 def _show(self: Any) -> str:

@@ -87,7 +87,7 @@ class CallPlan:
         normalizer: ResponseNormalizer,
         secrets: tuple[str, ...],
         hook: Any,
-        observed: bool = True,
+        observed: bool,
     ) -> None:
         self.call_id = call_id
         self.provider = provider
