@@ -17,6 +17,7 @@ same output, the same comparisons, the same ``"..."`` for a reference cycle;
 methods attrs generates.
 """
 
+import functools
 import threading
 from typing import Any
 
@@ -24,52 +25,45 @@ import attr
 
 __all__ = ["ValueObject", "FrozenValueObject"]
 
-#: Per class: (name, eq_key or None) of the fields ``==`` compares, in order.
-_EQ_FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {}
-#: Per class: (name, eq_key or None) of the fields ``hash()`` covers, in order.
-_HASH_FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {}
-#: Per class: (name, formatter, set by __init__) of the fields ``repr()`` shows, in order.
-_REPR_FIELDS: dict[type, tuple[tuple[str, Any, bool], ...]] = {}
 #: The objects whose ``repr()`` is under way in this thread (attrs' guard against cycles).
 _repr_running = threading.local()
 
 
+# The per-class field lists, made once per class (classes live as long as the process).
+
+
+@functools.cache
 def _eq_fields(cls: type) -> tuple[tuple[str, Any], ...]:
-    found = _EQ_FIELDS.get(cls)
-    if found is None:
-        found = _EQ_FIELDS[cls] = tuple((field.name, field.eq_key) for field in attr.fields(cls) if field.eq)
-    return found
+    """(name, eq key or None) of the fields ``==`` compares, in order."""
+    return tuple((field.name, field.eq_key) for field in attr.fields(cls) if field.eq)
 
 
+@functools.cache
 def _hash_fields(cls: type) -> tuple[tuple[str, Any], ...]:
-    found = _HASH_FIELDS.get(cls)
-    if found is None:
-        found = _HASH_FIELDS[cls] = tuple(
-            (field.name, field.eq_key)
-            for field in attr.fields(cls)
-            if (field.eq if field.hash is None else field.hash)
-        )
-    return found
+    """(name, eq key or None) of the fields ``hash()`` covers, in order."""
+    return tuple(
+        (field.name, field.eq_key) for field in attr.fields(cls) if (field.eq if field.hash is None else field.hash)
+    )
 
 
+@functools.cache
 def _repr_fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
-    found = _REPR_FIELDS.get(cls)
-    if found is None:
-        found = _REPR_FIELDS[cls] = tuple(
-            (field.name, repr if field.repr is True else field.repr, field.init)
-            for field in attr.fields(cls)
-            if field.repr is not False
-        )
-    return found
+    """(name, formatter, set by ``__init__``) of the fields ``repr()`` shows, in order."""
+    return tuple(
+        (field.name, repr if field.repr is True else field.repr, field.init)
+        for field in attr.fields(cls)
+        if field.repr is not False
+    )
 
 
 def _equal(self: Any, other: object) -> Any:
     """attrs' ``__eq__``: ``NotImplemented`` for another class, else
     ``self.a == other.a and self.b == other.b and ...`` over the compared fields."""
+    compared = _eq_fields(self.__class__)
     if other.__class__ is not self.__class__:
         return NotImplemented
     result: Any = True
-    for name, key in _eq_fields(self.__class__):
+    for name, key in compared:
         mine, theirs = getattr(self, name), getattr(other, name)
         result = mine == theirs if key is None else key(mine) == key(theirs)
         if not result:
