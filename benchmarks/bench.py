@@ -6,6 +6,7 @@
     python benchmarks/bench.py --check    # exit 1 when a target is missed
     python benchmarks/bench.py --startup  # only the fresh-process rows (about a minute)
     python benchmarks/bench.py --startup --instructions  # and their instruction counts (valgrind)
+    python benchmarks/bench.py --compare VENV_A/bin/python VENV_B/bin/python  # A/B of two installs, one run
 
 What is measured (ratios are chatplug / raw httpx; lower is better):
 
@@ -222,26 +223,55 @@ def _fresh_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith(drop)}
 
 
-def measure_fresh(base_url: str, sides: tuple[str, ...], rounds: int) -> dict[str, tuple[float, float]]:
-    """Best wall and best CPU seconds of each fresh-process workload in ``sides``.
+def measure_fresh(base_url: str, runs: dict[str, tuple[str, str]], rounds: int) -> dict[str, tuple[float, float]]:
+    """Best wall and best CPU seconds of each run: ``label -> (python, workload)``, a
+    :data:`FIRST_COMPLETION` workload run by that interpreter in a fresh process.
 
-    One unmeasured run of each first writes the bytecode caches; then the sides
+    One unmeasured run of each first writes the bytecode caches; then the runs
     alternate round by round, so a burst of load hits all of them.
     """
     env = _fresh_env()
-    best = {side: (float("inf"), float("inf")) for side in sides}
+    best = {label: (float("inf"), float("inf")) for label in runs}
     for number in range(rounds + 1):
-        for side in sides:
-            code = f"URL = {base_url!r}\n" + FIRST_COMPLETION[side]
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                 env=env).stdout
+        for label, (python, workload) in runs.items():
+            code = f"URL = {base_url!r}\n" + FIRST_COMPLETION[workload]
+            out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
             wall, cpu = (float(part) for part in out.split())
             if number:
-                best[side] = (min(best[side][0], wall), min(best[side][1], cpu))
+                best[label] = (min(best[label][0], wall), min(best[label][1], cpu))
     return best
 
 
-def fresh_instructions(base_url: str, side: str) -> float:
+def compare_main(pythons: list[str], rounds: int, instructions: bool) -> int:
+    """``--compare``: the first completion of the chatplug each interpreter has installed
+    (a venv per version, say), against raw httpx under this one, all in one run with the
+    runs alternating: an A/B that the machine's drift between two runs cannot tilt."""
+    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    assert server.stdout is not None and server.stdin is not None
+    base_url = f"http://127.0.0.1:{int(server.stdout.readline())}/v1"
+    try:
+        runs = {"raw httpx": (sys.executable, "httpx")} | {python: (python, "chatplug") for python in pythons}
+        best = measure_fresh(base_url, runs, rounds)
+        counted = {}
+        if instructions and shutil.which("valgrind") is not None:
+            counted = {label: fresh_instructions(base_url, workload, python)
+                       for label, (python, workload) in runs.items()}
+    finally:
+        server.stdin.close()
+        server.wait(10)
+    raw_wall, raw_cpu = best["raw httpx"]
+    print(f"first completion, best of {rounds}, the runs alternating")
+    for label, (wall, cpu) in best.items():
+        line = f"{label:<40} wall {wall * 1e3:6.1f} ms {wall / raw_wall:6.3f}x"
+        line += f"   CPU {cpu * 1e3:6.1f} ms {cpu / raw_cpu:6.3f}x"
+        if counted:
+            line += f"   {counted[label] / 1e6:6.1f} Minstr {counted[label] / counted['raw httpx']:6.3f}x"
+        print(line)
+    return 0
+
+
+def fresh_instructions(base_url: str, side: str, python: str = sys.executable) -> float:
     """Instructions callgrind counts for one fresh-process workload, less those of a
     bare interpreter running ``import time``: the interpreter's own start-up cancels
     out, and what remains does not move with the machine's load (run after
@@ -249,8 +279,7 @@ def fresh_instructions(base_url: str, side: str) -> float:
 
     def count(code: str) -> int:
         with tempfile.TemporaryDirectory() as folder:
-            command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out", sys.executable, "-c",
-                       code]
+            command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out", python, "-c", code]
             done = subprocess.run(command, capture_output=True, text=True, check=True, env=_fresh_env())
         match = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
         if match is None:
@@ -492,6 +521,10 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a target is missed")
     parser.add_argument("--startup", action="store_true",
                         help="only the fresh-process rows: import, first completion, chatplug --help")
+    parser.add_argument("--compare", nargs="+", metavar="PYTHON",
+                        help="only the first completion of the chatplug each of these interpreters has installed "
+                        "(one venv per version), against raw httpx, in one run (best of 31; with --instructions, "
+                        "their callgrind counts too)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load-worker", nargs=4, metavar=("SIDE", "URL", "STREAMS", "CHUNKS"), help=argparse.SUPPRESS)
     parser.add_argument("--chunk-worker", nargs=4, metavar=("SIDE", "URL", "CHUNKS", "STREAMS"), help=argparse.SUPPRESS)
@@ -518,6 +551,8 @@ def main() -> int:
         return 0
 
     quick = args.quick
+    if args.compare:
+        return compare_main(args.compare, 5 if quick else 31, args.instructions)
     if args.limiter is not None:
         return limiter_main(args.limiter or None, quick)
     server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -536,7 +571,8 @@ def main() -> int:
         if importlib.util.find_spec("chatplug_glm") is None:
             print("first completion: chatplug-glm is not installed; skipped", file=sys.stderr)
         else:
-            fresh = measure_fresh(base_url, ("httpx", "chatplug", "help"), 5 if quick else 21)
+            runs = {side: (sys.executable, side) for side in ("httpx", "chatplug", "help")}
+            fresh = measure_fresh(base_url, runs, 5 if quick else 21)
             results["first completion"] = (fresh["chatplug"][0], fresh["httpx"][0], "ms")
             results["first completion CPU"] = (fresh["chatplug"][1], fresh["httpx"][1], "ms")
             results["chatplug --help"] = (fresh["help"][0], fresh["httpx"][0], "ms")
