@@ -45,7 +45,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -164,6 +165,19 @@ def serve() -> None:
     asyncio.run(main())
 
 
+@contextmanager
+def loopback_server() -> Iterator[str]:
+    """Start :func:`serve` in a process of its own and give its base URL; stop it on exit."""
+    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    assert server.stdout is not None and server.stdin is not None
+    try:
+        yield f"http://127.0.0.1:{int(server.stdout.readline())}/v1"
+    finally:
+        server.stdin.close()
+        server.wait(10)
+
+
 # ------------------------------------------------------------------ measures
 
 
@@ -246,20 +260,13 @@ def compare_main(pythons: list[str], rounds: int, instructions: bool) -> int:
     """``--compare``: the first completion of the chatplug each interpreter has installed
     (a venv per version, say), against raw httpx under this one, all in one run with the
     runs alternating: an A/B that the machine's drift between two runs cannot tilt."""
-    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
-    assert server.stdout is not None and server.stdin is not None
-    base_url = f"http://127.0.0.1:{int(server.stdout.readline())}/v1"
-    try:
-        runs = {"raw httpx": (sys.executable, "httpx")} | {python: (python, "chatplug") for python in pythons}
+    runs = {"raw httpx": (sys.executable, "httpx")} | {python: (python, "chatplug") for python in pythons}
+    with loopback_server() as base_url:
         best = measure_fresh(base_url, runs, rounds)
         counted = {}
         if instructions and shutil.which("valgrind") is not None:
             counted = {label: fresh_instructions(base_url, workload, python)
                        for label, (python, workload) in runs.items()}
-    finally:
-        server.stdin.close()
-        server.wait(10)
     raw_wall, raw_cpu = best["raw httpx"]
     print(f"first completion, best of {rounds}, the runs alternating")
     for label, (wall, cpu) in best.items():
@@ -555,12 +562,8 @@ def main() -> int:
         return compare_main(args.compare, 5 if quick else 31, args.instructions)
     if args.limiter is not None:
         return limiter_main(args.limiter or None, quick)
-    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
-    assert server.stdout is not None and server.stdin is not None
-    base_url = f"http://127.0.0.1:{int(server.stdout.readline())}/v1"
     results: dict[str, tuple[float, float, str]] = {}
-    try:
+    with loopback_server() as base_url:
         rounds = 3 if quick else 9
         raw_import = measure_import("import httpx", rounds)
         results["import"] = (measure_import("import chatplug", rounds), raw_import, "ms")
@@ -612,9 +615,6 @@ def main() -> int:
         raw_wall, raw_rss = measure_load("httpx", base_url, load_streams, load_chunks, load_rounds)
         results["load wall"] = (chat_wall, raw_wall, "s")
         results["load RSS"] = (chat_rss, raw_rss, "MiB")
-    finally:
-        server.stdin.close()
-        server.wait(10)
     return _report(results, args, quick)
 
 
@@ -644,15 +644,8 @@ def _report(results: dict[str, tuple[float, float, str]], args: argparse.Namespa
 
 def limiter_main(redis_url: str | None, quick: bool) -> int:
     """``--limiter``: the limiter table only."""
-    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
-    assert server.stdout is not None and server.stdin is not None
-    try:
-        base_url = f"http://127.0.0.1:{int(server.stdout.readline())}/v1"
+    with loopback_server() as base_url:
         figures = limiter_overhead(base_url, 100 if quick else 500, 2 if quick else 5, redis_url)
-    finally:
-        server.stdin.close()
-        server.wait(10)
     none = figures["none"]
     print(f"{'limiter':<10} {'per request':>12} {'added':>10}")
     for name, seconds in figures.items():
