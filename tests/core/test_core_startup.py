@@ -62,7 +62,8 @@ def test_a_sync_request_and_a_stream_load_no_cattrs_metadata_or_asyncio(server: 
 
 
 #: What a plain non-stream call never needs: streams, key pools, fallbacks, limits, the request
-#: event no observer asked for, the record of a plugin failure (and cattrs).
+#: and stream sides of the contract, the request event no observer asked for, the record of a
+#: plugin failure (and cattrs).
 NOT_ON_THE_PLAIN_PATH = [
     "chatplug._streaming",
     "chatplug._accumulate",
@@ -72,13 +73,16 @@ NOT_ON_THE_PLAIN_PATH = [
     "chatplug._limits",
     "chatplug._request_types",
     "chatplug._stream_types",
+    "chatplug._precompiled_stream",
+    "chatplug._precompiled_request",
     "chatplug._adjustment",
     "chatplug._plugin_failure",
     "chatplug.events",
     "cattrs",
 ]
 #: Of those, what a stream call loads.
-STREAM_MODULES = ["chatplug._streaming", "chatplug._accumulate", "chatplug._sse", "chatplug._stream_types"]
+STREAM_MODULES = ["chatplug._streaming", "chatplug._accumulate", "chatplug._sse", "chatplug._stream_types",
+                  "chatplug._precompiled_stream"]
 
 
 def test_a_plain_first_completion_loads_only_what_it_needs_and_a_stream_loads_the_rest(server: FakeServer) -> None:
