@@ -62,8 +62,8 @@ def test_a_sync_request_and_a_stream_load_no_cattrs_metadata_or_asyncio(server: 
 
 
 #: What a plain non-stream call never needs: streams, key pools, fallbacks, limits, the request
-#: and stream sides of the contract, the request event no observer asked for, the record of a
-#: plugin failure (and cattrs).
+#: and stream sides of the contract, the names of create()'s parameters when it is given none,
+#: the request event no observer asked for, the record of a plugin failure (and cattrs).
 NOT_ON_THE_PLAIN_PATH = [
     "chatplug._streaming",
     "chatplug._accumulate",
@@ -75,6 +75,7 @@ NOT_ON_THE_PLAIN_PATH = [
     "chatplug._stream_types",
     "chatplug._precompiled_stream",
     "chatplug._precompiled_request",
+    "chatplug.params",
     "chatplug._adjustment",
     "chatplug._plugin_failure",
     "chatplug.events",

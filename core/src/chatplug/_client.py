@@ -244,11 +244,11 @@ class _ClientBase:
 
     def _prepare(self, model: str, messages: Iterable[Message], stream: bool, kwargs: dict[str, Any]) -> CallPlan:
         """Everything about a call that is decided before any I/O (and every check)."""
-        params, options = _split_kwargs(kwargs)
-        extra_headers = options["extra_headers"]
-        extra_query = options["extra_query"]
-        extra_body = options["extra_body"]
-        timeout = options["timeout"]
+        params = _body_parameters(kwargs)
+        extra_headers = kwargs.get("extra_headers")
+        extra_query = kwargs.get("extra_query")
+        extra_body = kwargs.get("extra_body")
+        timeout = kwargs.get("timeout", _NOT_GIVEN)
         provider, name, base_url = self._route(model)
         given = {key: value for key, value in params.items() if value is not None}
         if stream:
@@ -259,7 +259,7 @@ class _ClientBase:
                 param="stream_options",
                 provider=provider.id,
             )
-        drop = options["drop_unsupported_params"]
+        drop = kwargs.get("drop_unsupported_params")
         adjustments: list[Any] = []  # chatplug.Adjustment records
         payload = build_payload(
             provider, name, messages, given, extra_body,
@@ -514,7 +514,14 @@ def _checked_fallbacks(value: Sequence[str] | None) -> tuple[str, ...]:
     return check_fallbacks(value)
 
 
-def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _body_parameters(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The body parameters among ``create()``'s keyword arguments; an unknown name is refused.
+
+    A call that passes none (``model`` and ``messages`` only) does not import
+    :mod:`chatplug.params`: creating its ``CreateParams`` costs about 0.15 ms.
+    """
+    if not kwargs:
+        return {}
     from chatplug.params import CALL_OPTIONS, REQUEST_PARAMETERS
 
     unknown = set(kwargs) - REQUEST_PARAMETERS - CALL_OPTIONS
@@ -524,9 +531,7 @@ def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
             f"create() got an unknown parameter {name!r}; provider parameters go in extra_body={{{name!r}: ...}}",
             param=name,
         )
-    params = {key: value for key, value in kwargs.items() if key in REQUEST_PARAMETERS}
-    options = {key: kwargs.get(key, _NOT_GIVEN if key == "timeout" else None) for key in CALL_OPTIONS}
-    return params, options
+    return {key: value for key, value in kwargs.items() if key in REQUEST_PARAMETERS}
 
 
 class Client(_ClientBase):
