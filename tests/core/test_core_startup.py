@@ -275,6 +275,36 @@ def test_first_distribution_on_sys_path_shadows_later_ones(tmp_path: Path, monke
     assert found == [ep for ep in _entrypoints._from_importlib("chatplug") if ep.name == "shadowed"]
 
 
+def test_the_standard_library_folders_are_not_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stdlib = tmp_path / "lib" / "python3"
+    _dist(stdlib, "cp-in-stdlib", "1.0", ["in_stdlib = cp_nowhere"])
+    _dist(stdlib / "lib-dynload", "cp-in-dynload", "1.0", ["in_dynload = cp_nowhere"])
+    _dist(tmp_path / "site", "cp-in-site", "1.0", ["in_site = cp_somewhere"])
+    for folder in (tmp_path / "site", stdlib / "lib-dynload", stdlib):
+        monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setattr(os, "__file__", str(stdlib / "os.py"))
+    assert _entrypoints._stdlib_folders() == {str(stdlib), str(stdlib / "lib-dynload")}
+    found = [(ep.name, ep.dist_name) for ep in _entrypoints._scan("chatplug") if ep.name.startswith("in_")]
+    assert found == [("in_site", "cp-in-site")]
+    monkeypatch.delattr(os, "__file__")  # an embedded interpreter: nothing is skipped
+    names = [ep.name for ep in _entrypoints._scan("chatplug") if ep.name.startswith("in_")]
+    assert names == ["in_stdlib", "in_dynload", "in_site"]
+
+
+def test_entry_points_compare_and_print_by_their_four_fields() -> None:
+    entry = _entrypoints.EntryPoint("glm", "chatplug_glm:plugin", "chatplug-glm", "0.2.0")
+    assert entry == _entrypoints.EntryPoint("glm", "chatplug_glm:plugin", "chatplug-glm", "0.2.0")
+    assert hash(entry) == hash(_entrypoints.EntryPoint("glm", "chatplug_glm:plugin", "chatplug-glm", "0.2.0"))
+    for other in (("kimi", "chatplug_glm:plugin", "chatplug-glm", "0.2.0"), ("glm", "x:y", "chatplug-glm", "0.2.0"),
+                  ("glm", "chatplug_glm:plugin", None, "0.2.0"), ("glm", "chatplug_glm:plugin", "chatplug-glm", "1")):
+        assert entry != _entrypoints.EntryPoint(*other)
+    assert entry != ("glm", "chatplug_glm:plugin", "chatplug-glm", "0.2.0")
+    assert repr(entry) == ("EntryPoint(name='glm', value='chatplug_glm:plugin', dist_name='chatplug-glm', "
+                           "dist_version='0.2.0')")
+    with pytest.raises(AttributeError):
+        entry.extra = 1  # type: ignore[attr-defined]
+
+
 def test_a_zip_on_sys_path_falls_back_to_importlib_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     archive = tmp_path / "plugins.zip"
     with zipfile.ZipFile(archive, "w") as zipped:

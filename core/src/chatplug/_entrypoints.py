@@ -7,7 +7,8 @@ importing it pulls in ``zipfile``, ``csv`` and ``email``: about 10 ms of CPU
 distributions on plain directories are laid out by a standard (the
 ``*.dist-info`` / ``*.egg-info`` folders of the "Recording installed projects"
 specification), so this module reads them directly: it lists each ``sys.path``
-directory once, opens only ``entry_points.txt`` files, and reads the name and
+directory once (except the standard library's own, where installers never put
+a distribution), opens only ``entry_points.txt`` files, and reads the name and
 version of a distribution only when it declares an entry point in the group.
 
 Where that layout is not the whole story (a zip file or an egg on
@@ -22,18 +23,40 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any, NamedTuple
+from typing import Any
 
 __all__ = ["EntryPoint", "entry_points"]
 
 
-class EntryPoint(NamedTuple):
-    """One entry point: its name, its ``module:attr`` value, and its distribution."""
+class EntryPoint:
+    """One entry point: its name, its ``module:attr`` value, and its distribution.
 
-    name: str
-    value: str
-    dist_name: str | None
-    dist_version: str | None
+    A plain slotted class, compared by its four fields: a ``NamedTuple`` class
+    costs about 0.1 ms to create, in every process that builds a client.
+    """
+
+    __slots__ = ("dist_name", "dist_version", "name", "value")
+
+    def __init__(self, name: str, value: str, dist_name: str | None, dist_version: str | None) -> None:
+        self.name = name
+        self.value = value
+        self.dist_name = dist_name
+        self.dist_version = dist_version
+
+    def _fields(self) -> tuple[str, str, str | None, str | None]:
+        return self.name, self.value, self.dist_name, self.dist_version
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EntryPoint):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        name, value, dist_name, dist_version = self._fields()
+        return f"EntryPoint(name={name!r}, value={value!r}, dist_name={dist_name!r}, dist_version={dist_version!r})"
 
     def load(self) -> Any:
         """Import the module the value names and return the object it points at."""
@@ -127,11 +150,24 @@ def _group_lines(text: str, group: str) -> list[tuple[str, str]]:
     return found
 
 
+def _stdlib_folders() -> frozenset[str]:
+    """The standard library's folders on ``sys.path``, which no installer puts a
+    distribution in: listing them (some 280 names) would be a quarter of the scan."""
+    os_file = getattr(os, "__file__", None)
+    if not os_file:
+        return frozenset()
+    stdlib = os.path.dirname(os_file)
+    return frozenset({stdlib, os.path.join(stdlib, "lib-dynload")})
+
+
 def _scan(group: str) -> list[EntryPoint]:
     found: list[EntryPoint] = []
     seen: set[str] = set()
+    stdlib = _stdlib_folders()
     for entry in sys.path:
         directory = entry or "."
+        if directory in stdlib:
+            continue
         try:
             names = os.listdir(directory)
         except OSError:
