@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
+from chatplug import __version__
 from chatplug._request import (
     build_payload,
     check_credentials,
@@ -37,7 +38,6 @@ from chatplug._transport import (
     transport_error,
     warn_insecure,
 )
-from chatplug._version import __version__
 from chatplug.errors import APIConnectionError, APIError, ChatplugError, InvalidRequestError
 from chatplug.plugins import PluginRegistry, default_registry
 from chatplug.provider import Provider

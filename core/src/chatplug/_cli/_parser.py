@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from chatplug._version import __version__
+from chatplug import __version__
 
 __all__ = ["BUILTIN_COMMANDS", "build_parser", "parse_option", "redact_arguments", "secret_arguments"]
 

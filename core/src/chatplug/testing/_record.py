@@ -22,7 +22,7 @@ from typing import Any
 import attr
 import httpx
 
-from chatplug._version import __version__
+from chatplug import __version__
 from chatplug.testing._server import sse_events
 
 __all__ = [

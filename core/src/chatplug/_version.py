@@ -1,3 +1,0 @@
-"""The distribution version, in one place."""
-
-__version__ = "0.2.0"
