@@ -63,7 +63,8 @@ def test_a_sync_request_and_a_stream_load_no_cattrs_metadata_or_asyncio(server: 
 
 #: What a plain non-stream call never needs: streams, key pools, fallbacks, limits, the request
 #: and stream sides of the contract, the names of create()'s parameters when it is given none,
-#: the request event no observer asked for, the record of a plugin failure (and cattrs).
+#: the providers-file parser when there is no such file, the request event no observer asked
+#: for, the record of a plugin failure (and cattrs).
 NOT_ON_THE_PLAIN_PATH = [
     "chatplug._streaming",
     "chatplug._accumulate",
@@ -76,6 +77,7 @@ NOT_ON_THE_PLAIN_PATH = [
     "chatplug._precompiled_stream",
     "chatplug._precompiled_request",
     "chatplug.params",
+    "chatplug.config",
     "chatplug._adjustment",
     "chatplug._plugin_failure",
     "chatplug.events",
@@ -86,7 +88,9 @@ STREAM_MODULES = ["chatplug._streaming", "chatplug._accumulate", "chatplug._sse"
                   "chatplug._precompiled_stream"]
 
 
-def test_a_plain_first_completion_loads_only_what_it_needs_and_a_stream_loads_the_rest(server: FakeServer) -> None:
+def test_a_plain_first_completion_loads_only_what_it_needs_and_a_stream_loads_the_rest(
+    server: FakeServer, tmp_path: Path
+) -> None:
     chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
              "choices": [{"index": 0, "delta": {"content": "streamed"}, "finish_reason": "stop"}]}
     server.add(Reply.json(completion_body("whole")), Reply.sse([chunk]))
@@ -102,7 +106,8 @@ def test_a_plain_first_completion_loads_only_what_it_needs_and_a_stream_loads_th
             streamed = stream.get_final_completion()
         print(json.dumps({{"replies": [whole.choices[0].message.content, streamed.choices[0].message.content],
                            "plain": plain, "after_stream": [name for name in watched if name in sys.modules]}}))
-    """, CHATPLUG_DISABLE_PLUGINS="otel")  # an observer plugin makes every call build its RequestEvent
+    """, CHATPLUG_DISABLE_PLUGINS="otel",  # an observer plugin makes every call build its RequestEvent
+        XDG_CONFIG_HOME=str(tmp_path))  # no providers file
     assert result["replies"] == ["whole", "streamed"]
     assert result["plain"] == []
     assert result["after_stream"] == STREAM_MODULES
@@ -392,4 +397,10 @@ def test_import_chatplug_loads_only_the_package_itself() -> None:
         print(json.dumps(sorted(name for name in set(sys.modules) - before if name.startswith(("chatplug", "attr",
               "cattrs", "httpx", "pluggy")))))
     """)
-    assert loaded == ["chatplug", "chatplug._version"]
+    assert loaded == ["chatplug"]
+
+
+def test_the_version_is_the_distribution_version() -> None:
+    from importlib.metadata import version
+
+    assert chatplug.__version__ == version("chatplug")

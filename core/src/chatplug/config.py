@@ -44,6 +44,7 @@ from typing import Any
 
 from chatplug.errors import PluginError
 from chatplug.hookspecs import hookimpl
+from chatplug.plugins import CONFIG_PLUGIN_NAME, ENV_CONFIG, config_path
 from chatplug.provider import PROVIDER_ID_RULE, Limits, Provider, is_provider_id
 
 __all__ = [
@@ -57,10 +58,8 @@ __all__ = [
     "parse_toml",
 ]
 
-#: Environment variable naming the providers file.
-ENV_CONFIG = "CHATPLUG_CONFIG"
 #: The plugin name the config providers are registered under (block it with CHATPLUG_DISABLE_PLUGINS).
-PLUGIN_NAME = "config"
+PLUGIN_NAME = CONFIG_PLUGIN_NAME
 
 _FIELDS = frozenset({"id", "base_url", "api_key_env", "models", "model_prefixes", "limits", "name"})
 _LIMIT_FIELDS = frozenset({"temperature", "top_p", "max_stop", "max_n", "tool_choice"})
@@ -79,16 +78,6 @@ class ConfigError(PluginError, ValueError):
         self.path = path
         self.line = line
         self.problem = problem
-
-
-def config_path(environ: Mapping[str, str] | None = None) -> Path:
-    """Where the providers file is looked for (it need not exist)."""
-    env = os.environ if environ is None else environ
-    explicit = env.get(ENV_CONFIG)
-    if explicit:
-        return Path(explicit).expanduser()
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "chatplug" / "providers.toml"
 
 
 def _toml() -> ModuleType | None:

@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attr
@@ -45,6 +46,10 @@ ENTRY_POINT_GROUP = "chatplug"
 ENV_ALLOW = "CHATPLUG_PLUGINS"
 ENV_BLOCK = "CHATPLUG_DISABLE_PLUGINS"
 ENV_STRICT = "CHATPLUG_STRICT_PLUGINS"
+#: Environment variable naming the providers file (see :mod:`chatplug.config`).
+ENV_CONFIG = "CHATPLUG_CONFIG"
+#: The plugin name the providers file's providers are registered under.
+CONFIG_PLUGIN_NAME = "config"
 
 
 def _failure(name: str, distribution: str | None, version: str | None, error: str) -> PluginFailure:
@@ -52,6 +57,21 @@ def _failure(name: str, distribution: str | None, version: str | None, error: st
     from chatplug._plugin_failure import PluginFailure
 
     return PluginFailure(name=name, distribution=distribution, version=version, error=error)
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the providers file is looked for (it need not exist): ``$CHATPLUG_CONFIG``, else
+    ``$XDG_CONFIG_HOME/chatplug/providers.toml`` (``~/.config`` when that is unset).
+
+    Also :func:`chatplug.config.config_path`; it lives here so that a registry can
+    tell there is no file without importing :mod:`chatplug.config`.
+    """
+    env = os.environ if environ is None else environ
+    explicit = env.get(ENV_CONFIG)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "chatplug" / "providers.toml"
 
 
 def _names(value: str | None) -> frozenset[str] | None:
@@ -135,11 +155,16 @@ class PluginRegistry:
             self._register(plugin, ep.name, dist, version)
 
     def _load_config_providers(self) -> None:
-        """Providers declared in the TOML file (see :mod:`chatplug.config`), reported like a plugin."""
+        """Providers declared in the TOML file (see :mod:`chatplug.config`), reported like a plugin.
+
+        Without a file (and none named), :mod:`chatplug.config` is not even imported.
+        """
+        if not self._allowed(CONFIG_PLUGIN_NAME):
+            return
+        if not self._environ.get(ENV_CONFIG) and not config_path(self._environ).is_file():
+            return
         from chatplug import config
 
-        if not self._allowed(config.PLUGIN_NAME):
-            return
         try:
             plugin = config.load_plugin(self._environ)
         except config.ConfigError as exc:
@@ -285,12 +310,10 @@ class PluginRegistry:
         note = self.filter_note()
         if note is not None:
             return f"no providers loaded: {note}"
-        from chatplug import config
-
         return (
             "no providers installed: install a provider plugin (a distribution with a 'chatplug' entry point, "
             f"such as chatplug-glm or chatplug-kimi from the chatplug sources), or declare an OpenAI-compatible "
-            f"server in {config.config_path(self._environ)}"
+            f"server in {config_path(self._environ)}"
         )
 
     def providers(self) -> dict[str, Provider]:
