@@ -12,7 +12,7 @@ the source ``_convert`` generates then; otherwise it is compiled as before.
 Run it after changing a contract class or the generator::
 
     python core/tools/generate_structurers.py          # rewrite the modules
-    python core/tools/generate_structurers.py --check  # exit 1 if one is stale
+    python core/tools/generate_structurers.py --check  # exit 1 if one is stale (--package DIR: another copy)
 
 ``tests/core/test_core_precompiled.py`` runs the check.
 """
@@ -73,19 +73,21 @@ def render(home: str, classes: list[type]) -> str:
     )
 
 
-def target(module: str) -> Path:
-    """The source file of ``chatplug.<name>``."""
-    return PACKAGE / (module.rpartition(".")[2] + ".py")
+def target(package: Path, module: str) -> Path:
+    """The source file of ``chatplug.<name>`` in the package folder ``package``."""
+    return package / (module.rpartition(".")[2] + ".py")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Rewrite the modules, or with ``--check`` report whether any is stale."""
     parser = argparse.ArgumentParser(description="Write chatplug's precompiled structuring functions.")
     parser.add_argument("--check", action="store_true", help="exit 1 if a module differs from what would be written")
+    parser.add_argument("--package", type=Path, default=PACKAGE,
+                        help="the chatplug package folder to write or check (default: the source tree's)")
     args = parser.parse_args(argv)
     stale = []
     for home, classes in contract_classes().items():
-        path = target(_convert.PRECOMPILED_MODULES[home])
+        path = target(args.package, _convert.PRECOMPILED_MODULES[home])
         text = render(home, classes)
         current = path.read_text() if path.exists() else ""
         if current == text:
