@@ -134,3 +134,26 @@ def test_only_plain_module_attributes_are_judged() -> None:
     assert not _certainly_no_hook(module, "missing", "chatplug_impl")  # not in the dict: pluggy decides
     assert not _certainly_no_hook(Holder, "chatplug_providers", "chatplug_impl")  # a class: pluggy decides
     assert not _certainly_no_hook(Holder(), "anything", "chatplug_impl")  # an instance: pluggy decides
+
+
+def test_pluggys_own_look_runs_only_for_what_the_quick_test_cannot_rule_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    looked: list[tuple[str, str]] = []
+    impl, spec = pluggy.PluginManager.parse_hookimpl_opts, pluggy.PluginManager.parse_hookspec_opts
+
+    def look_impl(self: pluggy.PluginManager, plugin: Any, name: str) -> Any:
+        looked.append(("impl", name))
+        return impl(self, plugin, name)
+
+    def look_spec(self: pluggy.PluginManager, namespace: Any, name: str) -> Any:
+        looked.append(("spec", name))
+        return spec(self, namespace, name)
+
+    monkeypatch.setattr(pluggy.PluginManager, "parse_hookimpl_opts", look_impl)
+    monkeypatch.setattr(pluggy.PluginManager, "parse_hookspec_opts", look_spec)
+    manager = _PluginManager("chatplug")
+    manager.add_hookspecs(hookspecs)
+    manager.register(_every_kind(), name="every")
+    specs = sorted(name for name in dir(hookspecs) if name.startswith("chatplug_"))
+    assert sorted(name for kind, name in looked if kind == "spec") == specs
+    assert sorted(name for kind, name in looked if kind == "impl") == [
+        "bound", "chatplug_providers", "odd", "renamed", "static_marked", "wrapped"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,8 +90,9 @@ def test_the_generator_reports_a_stale_module_and_writes_it_back(tmp_path: Path)
     stale.write_text(stale.read_text().replace("ChunkChoice", "ChunkChoize"))
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
+        environ = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}  # the chatplug under test, wherever it is
         return subprocess.run([sys.executable, str(GENERATOR), "--package", str(tmp_path), *args],
-                              capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+                              capture_output=True, text=True, cwd=tmp_path, env=environ, timeout=120, check=False)
 
     check = run("--check")
     assert check.returncode == 1

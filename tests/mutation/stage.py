@@ -66,7 +66,7 @@ markers = ["live: talks to a real provider API; skipped unless its key is set"]
 
 [tool.mutmut]
 source_paths = ["src"]
-also_copy = ["docs", "plugins"]
+also_copy = ["docs", "plugins", "core"]
 only_mutate = {only_mutate}
 pytest_add_cli_args_test_selection = {suites}
 pytest_add_cli_args = ["-x", "-q", "-m", "not live"]

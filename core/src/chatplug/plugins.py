@@ -62,7 +62,8 @@ def _failure(name: str, distribution: str | None, version: str | None, error: st
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
     """Where the providers file is looked for (it need not exist): ``$CHATPLUG_CONFIG``, else
-    ``$XDG_CONFIG_HOME/chatplug/providers.toml`` (``~/.config`` when that is unset).
+    ``$XDG_CONFIG_HOME/chatplug/providers.toml`` (``$HOME/.config`` when that is unset),
+    read from ``environ`` (default: the process environment).
 
     Also :func:`chatplug.config.config_path`; it lives here so that a registry can
     tell there is no file without importing :mod:`chatplug.config`.
@@ -71,7 +72,7 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     explicit = env.get(ENV_CONFIG)
     if explicit:
         return Path(explicit).expanduser()
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
     return Path(base) / "chatplug" / "providers.toml"
 
 

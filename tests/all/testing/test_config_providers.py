@@ -104,10 +104,20 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def test_default_location_follows_xdg_and_chatplug_config_overrides(tmp_path: Path) -> None:
+def test_default_location_follows_xdg_and_chatplug_config_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert config_path({"XDG_CONFIG_HOME": str(tmp_path)}) == tmp_path / "chatplug" / "providers.toml"
-    assert config_path({"HOME": "/h"}).parts[-3:] == (".config", "chatplug", "providers.toml")
+    assert config_path({"HOME": "/h"}) == Path("/h/.config/chatplug/providers.toml")
     assert config_path({"XDG_CONFIG_HOME": str(tmp_path), "CHATPLUG_CONFIG": "/etc/cp.toml"}) == Path("/etc/cp.toml")
+    # With no mapping, the process environment; with no HOME in the mapping, the user's home directory.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("CHATPLUG_CONFIG", raising=False)
+    assert config_path() == tmp_path / "home" / ".config" / "chatplug" / "providers.toml"
+    assert config_path({}) == tmp_path / "home" / ".config" / "chatplug" / "providers.toml"
+    monkeypatch.setenv("CHATPLUG_CONFIG", "~/cp.toml")
+    assert config_path() == tmp_path / "home" / "cp.toml"
 
 
 def test_file_in_xdg_config_home_is_found(tmp_path: Path, fake_server: FakeServer) -> None:
