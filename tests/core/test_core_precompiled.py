@@ -83,9 +83,10 @@ def test_the_precompiled_modules_are_what_the_generator_writes_now() -> None:
 
 
 def test_the_generator_reports_a_stale_module_and_writes_it_back(tmp_path: Path) -> None:
+    generator = _generator()
     for module in EXPECTED:
-        name = module.rpartition(".")[2] + ".py"
-        (tmp_path / name).write_text((PACKAGE / name).read_text(encoding="utf-8"), encoding="utf-8")
+        generator.target(tmp_path, module).write_text(generator.target(PACKAGE, module).read_text(encoding="utf-8"),
+                                                      encoding="utf-8")
     stale = tmp_path / "_precompiled_stream.py"
     stale.write_text(stale.read_text().replace("ChunkChoice", "ChunkChoize"))
 
